@@ -1,0 +1,60 @@
+// npm start: runs the topology docker-compose.yml declares as local processes (no Docker), in development mode.
+//   --file <compose file>   another compose file (default docker-compose.yml)
+//   --production            keep each service's NODE_ENV from the compose file (no Sandbox, no introspection)
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readTopology } from '../src/topology/composeFile.js';
+import { composeSupergraph } from '../src/topology/composeSupergraph.js';
+import { launchTopology } from '../src/topology/launcher.js';
+
+const { values } = parseArgs({
+  options: { file: { type: 'string', default: 'docker-compose.yml' }, production: { type: 'boolean', default: false } },
+});
+
+const topology = await readTopology(values.file);
+await warnWhenSupergraphIsStale();
+
+const running = await launchTopology({
+  topology,
+  baseEnv: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true' },
+  ports: 'declared',
+  gatewayEnv: values.production ? {} : { NODE_ENV: 'development' },
+  output: (_service, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`),
+}).catch((error: unknown) => {
+  process.stderr.write(`npm start: ${(error as Error).message}\n`);
+  process.exit(1);
+});
+
+process.stderr.write(
+  `\nGateway:  ${running.gatewayUrl}/graphql\n` +
+    (values.production ? '' : `Sandbox:  ${running.gatewayUrl}/\n`) +
+    `Subgraphs: ${Object.entries(running.subgraphUrls).map(([name, url]) => `${name} ${url}`).join(', ')}\n` +
+    'Ctrl-C stops them all.\n\n',
+);
+
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  await running.stop();
+  process.exit(code);
+};
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+void running.exited.then(({ service, code }) => {
+  process.stderr.write(`npm start: ${service} exited with code ${code}; stopping the rest.\n`);
+  void stop(1);
+});
+
+async function warnWhenSupergraphIsStale(): Promise<void> {
+  const path = resolve(topology.projectDir, topology.gateway.environment['SUPERGRAPH_PATH'] ?? 'schema/supergraph.graphql');
+  const [composed, committed] = await Promise.all([composeSupergraph(topology.subgraphs), readFile(path, 'utf8').catch(() => '')]);
+  if (!composed.ok) {
+    process.stderr.write(`npm start: the subgraphs do not compose:\n  - ${composed.errors.join('\n  - ')}\n`);
+    process.exit(1);
+  }
+  if (composed.supergraphSdl !== committed) {
+    process.stderr.write(`npm start: ${path} does not match the subgraphs in ${values.file}; run \`npm run compose\` to update it.\n`);
+  }
+}

@@ -1,0 +1,77 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
+
+/**
+ * Every `extensions.code` this gateway sends. Clients may rely on these; the message text may change.
+ * Apollo Server's own codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT, ...) are kept as they are.
+ */
+export const ErrorCode = {
+  /** Something failed that the client cannot fix; details are only in the gateway's log, under the request id. */
+  InternalServerError: 'INTERNAL_SERVER_ERROR',
+  /** A subgraph this request needed could not be reached or did not answer in time; retrying later may work. */
+  ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The gateway has no supergraph loaded yet, or is shutting down. */
+  NotReady: 'NOT_READY',
+  BadRequest: 'BAD_REQUEST',
+  NotFound: 'NOT_FOUND',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The body of a non-GraphQL error response (404, 413, 503 ...), shaped like a GraphQL response so clients parse one format. */
+export function errorBody(code: ErrorCode, message: string): { errors: GraphQLFormattedError[] } {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+/** Codes a subgraph may send that reach the client with their message: the caller's own mistakes. */
+const PUBLIC_SUBGRAPH_CODES: ReadonlySet<string> = new Set([ApolloServerErrorCode.BAD_USER_INPUT, 'NOT_FOUND']);
+
+/**
+ * Codes of errors about the client's own request (raised by Apollo Server or by this gateway before execution); their
+ * messages describe that request only, so they reach the client as they are.
+ */
+const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+  ApolloServerErrorCode.BAD_REQUEST,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+]);
+
+/**
+ * Apollo Server's `formatError`: what a client may see of an error. It never throws.
+ *
+ * The gateway relays subgraph errors with `serviceName` and the subgraph's own message, and reports a failed fetch
+ * with the subgraph's URL in the message: both can carry internals (hostnames, SQL, stack traces). So a subgraph's
+ * error keeps its message only when its code is on the public list, a failed fetch becomes SERVICE_UNAVAILABLE, and
+ * anything unexpected INTERNAL_SERVER_ERROR. The full error is logged under the request id (plugins/errorLogging.ts).
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const extensions = formatted.extensions ?? {};
+  const code = typeof extensions['code'] === 'string' ? extensions['code'] : undefined;
+  const where = {
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+  };
+
+  if (typeof extensions['serviceName'] === 'string') {
+    if (code !== undefined && PUBLIC_SUBGRAPH_CODES.has(code)) return { message: formatted.message, ...where, extensions: { code } };
+  } else if (code !== undefined && PUBLIC_REQUEST_CODES.has(code)) {
+    const { stacktrace: _stacktrace, ...rest } = extensions;
+    return { ...formatted, extensions: rest };
+  }
+  if (isFetchFailure(error)) {
+    return { message: 'A service needed for this field is unavailable', ...where, extensions: { code: ErrorCode.ServiceUnavailable } };
+  }
+  return { message: 'Internal server error', ...where, extensions: { code: ErrorCode.InternalServerError } };
+}
+
+/** A gateway error that wraps a failed HTTP exchange with a subgraph: refused, reset, timed out. */
+function isFetchFailure(error: unknown): boolean {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  const name = original instanceof Error ? original.name : undefined;
+  return name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError';
+}

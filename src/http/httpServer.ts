@@ -1,0 +1,83 @@
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { ErrorCode, errorBody } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { GraphQLHandler } from './graphqlHandler.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+
+export interface HttpServerOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Whether `/` sends a browser to Apollo Sandbox at `/graphql`. */
+  sandbox: boolean;
+  /** The GraphQL handler once a supergraph is loaded; undefined before that and while shutting down. */
+  graphqlHandler: () => GraphQLHandler | undefined;
+}
+
+/**
+ * The gateway's HTTP surface: `/graphql`, `/health` (the process is up), `/ready` (a supergraph is loaded and the
+ * gateway is not shutting down) and, in development, `/` redirecting to Sandbox. Every response carries `x-request-id`;
+ * every error, including 404 and 413, has a GraphQL-shaped JSON body with a stable code.
+ */
+export function createHttpServer(options: HttpServerOptions) {
+  // Typed as Fastify's logger interface (pino's is wider), so the instance has Fastify's default types.
+  const loggerInstance: FastifyBaseLogger = options.logger;
+  const app = Fastify({
+    loggerInstance,
+    // One line per request, written by the onResponse hook below; every line of a request carries its id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdOf,
+    bodyLimit: options.bodyLimitBytes,
+    // Fastify's own default trusts no proxy; X-Forwarded-* stays untrusted until a deployment says otherwise.
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The path only: a GET query string holds the operation and its variables, which may be personal data.
+    request.log.info({ method: request.method, path: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    if (options.graphqlHandler() !== undefined) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not ready' });
+  });
+  if (options.sandbox) {
+    app.get('/', async (_request, reply) => reply.redirect(GRAPHQL_PATH, 302));
+  }
+  app.route({
+    method: ['GET', 'POST'],
+    url: GRAPHQL_PATH,
+    handler: async (request, reply) => {
+      const handler = options.graphqlHandler();
+      if (handler === undefined) {
+        return reply.code(503).header('retry-after', '1').send(errorBody(ErrorCode.NotReady, 'The gateway is not ready to serve requests'));
+      }
+      return handler(request, reply);
+    },
+  });
+
+  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send(errorBody(ErrorCode.NotFound, 'Not found')));
+  app.setErrorHandler(async (error: { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send(errorBody(ErrorCode.PayloadTooLarge, 'The request body is too large'));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send(errorBody(ErrorCode.UnsupportedMediaType, 'Send GraphQL requests as application/json'));
+    }
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody(ErrorCode.BadRequest, 'The request could not be read'));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send(errorBody(ErrorCode.InternalServerError, 'Internal server error'));
+  });
+  return app;
+}

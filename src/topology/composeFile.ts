@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** The label that marks a compose service as a subgraph; its value is the URL the gateway calls inside the network. */
+export const SUBGRAPH_URL_LABEL = 'gateway.subgraph.url';
+/** The compose service that runs the gateway. */
+export const GATEWAY_SERVICE = 'gateway';
+
+export interface ServiceSpec {
+  /** The compose service name. */
+  name: string;
+  /** The process to run, in exec form: `["node", "dist/src/main.js"]`. */
+  command: readonly string[];
+  environment: Readonly<Record<string, string>>;
+}
+
+export interface SubgraphSpec extends ServiceSpec {
+  /** Where the gateway reaches it inside the compose network, e.g. `http://accounts:4001/graphql`. */
+  url: URL;
+  /** Its SDL: `schema/<name>.graphql`. */
+  schemaFile: string;
+}
+
+export interface GatewaySpec extends ServiceSpec {
+  /** The port the compose file publishes, e.g. 4000 from `"4000:4000"`. */
+  publishedPort: number;
+}
+
+/** What a compose file declares: the gateway and its subgraphs, in file order. */
+export interface Topology {
+  /** The folder the compose file lives in; commands and schema files are relative to it. */
+  projectDir: string;
+  gateway: GatewaySpec;
+  subgraphs: readonly SubgraphSpec[];
+}
+
+const environment = z
+  .union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), z.array(z.string())])
+  .optional()
+  .transform((value): Record<string, string> => {
+    if (value === undefined) return {};
+    if (Array.isArray(value)) {
+      return Object.fromEntries(value.map((entry) => {
+        const at = entry.indexOf('=');
+        return at === -1 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
+      }));
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, String(entry)]));
+  });
+
+const labels = z
+  .union([z.record(z.string(), z.string()), z.array(z.string())])
+  .optional()
+  .transform((value): Record<string, string> => {
+    if (value === undefined) return {};
+    if (!Array.isArray(value)) return value;
+    return Object.fromEntries(value.map((entry) => {
+      const at = entry.indexOf('=');
+      return at === -1 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
+    }));
+  });
+
+const service = z.looseObject({
+  command: z.array(z.string(), { error: 'command must be in exec form, e.g. ["node", "dist/subgraphs/accounts/main.js"]' }).min(1).optional(),
+  environment,
+  labels,
+  ports: z.array(z.union([z.string(), z.number()])).optional(),
+});
+
+const composeFile = z.looseObject({
+  services: z.record(z.string(), service, { error: 'the file must have a services: map' }),
+});
+
+/** A compose file that does not describe a usable topology; the message says what to change. */
+export class TopologyError extends Error {
+  override name = 'TopologyError';
+}
+
+/** Reads and checks a compose file. */
+export async function readTopology(composeFilePath: string): Promise<Topology> {
+  const text = await readFile(composeFilePath, 'utf8');
+  return parseTopology(text, dirname(resolve(composeFilePath)), composeFilePath);
+}
+
+/** Parses compose YAML (merge keys included) into the gateway and its subgraphs. */
+export function parseTopology(yamlText: string, projectDir: string, source = 'docker-compose.yml'): Topology {
+  const parsed = composeFile.safeParse(parseYaml(yamlText, { merge: true }));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new TopologyError(`${source} is not a usable compose file:\n  - ${problems.join('\n  - ')}`);
+  }
+
+  let gateway: GatewaySpec | undefined;
+  const subgraphs: SubgraphSpec[] = [];
+  for (const [name, spec] of Object.entries(parsed.data.services)) {
+    const subgraphUrl = spec.labels[SUBGRAPH_URL_LABEL];
+    if (name !== GATEWAY_SERVICE && subgraphUrl === undefined) continue;
+    if (spec.command === undefined) {
+      throw new TopologyError(`${source}: service "${name}" needs a command in exec form, e.g. ["node", "dist/subgraphs/${name}/main.js"]`);
+    }
+    const base = { name, command: spec.command, environment: spec.environment };
+    if (name === GATEWAY_SERVICE) {
+      gateway = { ...base, publishedPort: publishedPort(spec.ports, source) };
+      continue;
+    }
+    if (!/^[a-z][a-z0-9_-]*$/.test(name)) {
+      throw new TopologyError(`${source}: subgraph service "${name}" must be named in lower case (letters, digits, - and _)`);
+    }
+    if (!URL.canParse(subgraphUrl ?? '')) {
+      throw new TopologyError(`${source}: service "${name}" has ${SUBGRAPH_URL_LABEL} "${subgraphUrl}", which is not a URL (e.g. http://${name}:4005/graphql)`);
+    }
+    subgraphs.push({ ...base, url: new URL(subgraphUrl ?? ''), schemaFile: join(projectDir, 'schema', `${name}.graphql`) });
+  }
+
+  if (gateway === undefined) throw new TopologyError(`${source}: there is no "${GATEWAY_SERVICE}" service`);
+  if (subgraphs.length === 0) throw new TopologyError(`${source}: no service has the label ${SUBGRAPH_URL_LABEL}, so there is no subgraph`);
+  return { projectDir, gateway, subgraphs };
+}
+
+function publishedPort(ports: readonly (string | number)[] | undefined, source: string): number {
+  const first = ports?.[0];
+  // "4000:4000", "127.0.0.1:4000:4000" or "4000": the published (host) port comes before the container port.
+  const parts = String(first ?? '').split(':');
+  const port = Number(parts.length >= 2 ? parts[parts.length - 2] : parts[0]);
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new TopologyError(`${source}: the gateway service must publish its port, e.g. ports: ["4000:4000"]`);
+  }
+  return port;
+}
