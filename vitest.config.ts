@@ -16,6 +16,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each file starts its own servers on port 0; two cores run two files at a time without starving them.
+    pool: 'forks',
     maxWorkers: 2,
   },
 });

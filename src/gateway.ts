@@ -6,7 +6,7 @@ import type { GatewayContext } from './context.js';
 import { formatError } from './errors.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
-import type { Logger } from './logger.js';
+import { lifecycleLogger, type Logger } from './logger.js';
 import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
 import { subgraphDataSources } from './subgraphs/subgraphDataSource.js';
@@ -49,18 +49,21 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     formatError,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
+    stopOnTerminationSignals: false,
     plugins: gatewayPlugins({ config, logger }),
   });
 
   let handler: GraphQLHandler | undefined;
+  let stopping: Promise<void> | undefined;
   const app = createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     sandbox: config.sandbox,
     graphqlHandler: () => handler,
+    draining: () => stopping !== undefined,
   });
 
-  let stopping: Promise<void> | undefined;
   return {
     async start() {
       await app.listen({ host: config.host, port: config.port });
@@ -75,7 +78,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         throw error;
       }
       handler = graphqlHandler(apollo);
-      logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode }, 'listening');
+      lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode }, 'listening');
       return { url };
     },
     stop() {

@@ -28,3 +28,11 @@ export function createLogger(options: LoggerOptions): Logger {
     options.destination,
   );
 }
+
+/**
+ * A logger for lifecycle lines (`listening`, `stopped`) that are written whatever LOG_LEVEL says: the launcher reads
+ * `listening` to learn where a process serves, and an operator should always see a process start and stop.
+ */
+export function lifecycleLogger(logger: Logger): Logger {
+  return logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+}

@@ -14,6 +14,8 @@ export interface HttpServerOptions {
   sandbox: boolean;
   /** The GraphQL handler once a supergraph is loaded; undefined before that and while shutting down. */
   graphqlHandler: () => GraphQLHandler | undefined;
+  /** True once shutdown has begun. */
+  draining: () => boolean;
 }
 
 /**
@@ -38,6 +40,11 @@ export function createHttpServer(options: HttpServerOptions) {
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // Closing the server ends idle keep-alive connections only at that moment; a connection whose request finishes
+    // during the drain must be told to close too, or shutdown waits for the client to hang up.
+    if (options.draining()) void reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     // The path only: a GET query string holds the operation and its variables, which may be personal data.

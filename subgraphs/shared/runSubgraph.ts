@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, lifecycleLogger } from '../../src/logger.js';
 import type { Subgraph } from './subgraphServer.js';
 
 const environmentSchema = z.object({
@@ -19,7 +19,7 @@ export async function runSubgraph(subgraph: Subgraph, env: Readonly<Record<strin
     process.stderr.write(`Invalid configuration for subgraph ${subgraph.name}:\n${problems}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ level: parsed.data.LOG_LEVEL, base: { service: subgraph.name } });
+  const logger = lifecycleLogger(createLogger({ level: parsed.data.LOG_LEVEL, base: { service: subgraph.name } }));
   const running = await subgraph.listen({ host: parsed.data.HOST, port: parsed.data.PORT });
   logger.info({ url: running.url }, 'listening');
 

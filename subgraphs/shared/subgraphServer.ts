@@ -54,7 +54,7 @@ export function createSubgraph(options: SubgraphOptions): Subgraph {
         ApolloServerPluginInlineTraceDisabled(),
       ];
       // CSRF prevention stays on, as the gateway sends JSON; introspection is for the gateway's developers only.
-      const apollo = new ApolloServer<SubgraphContext>({ schema, plugins, introspection: false });
+      const apollo = new ApolloServer<SubgraphContext>({ schema, plugins, introspection: false, stopOnTerminationSignals: false });
       await apollo.start();
       app.get('/health', async () => ({ status: 'ok' }));
       app.route({

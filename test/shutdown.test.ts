@@ -1,0 +1,70 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
+import { COMMITTED_SUPERGRAPH, postGraphQL, startStack, type Stack } from './harness.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const DELAY_MS = 1_500;
+
+/** A proxy in front of a subgraph that holds every answer back, so a request is surely in flight at SIGTERM. */
+async function slowProxy(target: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((incoming, outgoing) => {
+    const forward = httpRequest(target, { method: incoming.method, headers: incoming.headers }, (answer) => {
+      setTimeout(() => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      }, DELAY_MS);
+    });
+    incoming.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, server };
+}
+
+describe('SIGTERM', () => {
+  let stack: Stack;
+  let proxy: { url: string; server: Server };
+  let gateway: ServiceProcess;
+  let origin: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    proxy = await slowProxy(stack.subgraphs.products.url);
+    gateway = spawnService({
+      service: { name: 'gateway', command: ['node', 'dist/src/main.js'], environment: {} },
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'],
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+        SUPERGRAPH_PATH: COMMITTED_SUPERGRAPH.pathname,
+        SUBGRAPH_ACCOUNTS_URL: stack.subgraphs.accounts.url,
+        SUBGRAPH_PRODUCTS_URL: proxy.url,
+        SUBGRAPH_INVENTORY_URL: stack.subgraphs.inventory.url,
+        SUBGRAPH_REVIEWS_URL: stack.subgraphs.reviews.url,
+      },
+    });
+    origin = new URL(await gateway.url).origin;
+  });
+
+  afterAll(async () => {
+    gateway.kill();
+    proxy.server.closeAllConnections();
+    proxy.server.close();
+    await stack.stop();
+  });
+
+  it('lets the request in flight finish, then exits 0 and takes no new request', async () => {
+    const inFlight = postGraphQL(origin, '{ topProducts(first: 2) { name } }');
+    await new Promise((resolve) => setTimeout(resolve, DELAY_MS / 3));
+    expect(stack.subgraphs.products.counter.count('Query.topProducts')).toBe(1);
+    gateway.child.kill('SIGTERM');
+
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ data: { topProducts: [{ name: 'Table' }, { name: 'Couch' }] } });
+    expect(await gateway.exited).toBe(0);
+    await expect(fetch(`${origin}/health`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { parseTopology, readTopology, TopologyError } from '../src/topology/composeFile.js';
+import { composeSupergraph } from '../src/topology/composeSupergraph.js';
+import { COMMITTED_SUPERGRAPH } from './harness.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
+const run = promisify(execFile);
+
+interface ComposeService {
+  command?: string[];
+  ports?: string[];
+  expose?: string[];
+  networks?: string[];
+  healthcheck?: { test?: string[] };
+  restart?: string;
+  environment?: Record<string, string>;
+}
+
+describe('docker-compose.yml, the one declaration of the topology', () => {
+  it('declares the gateway and the four demo subgraphs, with their URLs', async () => {
+    const topology = await readTopology(COMPOSE_FILE);
+    expect(topology.gateway.name).toBe('gateway');
+    expect(topology.gateway.publishedPort).toBe(4000);
+    expect(topology.subgraphs.map((subgraph) => [subgraph.name, subgraph.url.href])).toEqual([
+      ['accounts', 'http://accounts:4001/graphql'],
+      ['products', 'http://products:4002/graphql'],
+      ['inventory', 'http://inventory:4003/graphql'],
+      ['reviews', 'http://reviews:4004/graphql'],
+    ]);
+  });
+
+  it('publishes only the gateway, keeps subgraphs on an internal network, and gives every service a health check and restart policy', async () => {
+    const file = parseYaml(await readFile(COMPOSE_FILE, 'utf8'), { merge: true }) as {
+      services: Record<string, ComposeService>;
+      networks: Record<string, { internal?: boolean } | null>;
+    };
+    expect(file.networks['subgraphs']?.internal).toBe(true);
+    for (const [name, service] of Object.entries(file.services)) {
+      expect(service.healthcheck?.test?.length, `${name} health check`).toBeGreaterThan(0);
+      expect(service.restart, `${name} restart`).toBe('unless-stopped');
+      if (name === 'gateway') {
+        expect(service.ports).toEqual(['4000:4000']);
+        expect(service.networks).toEqual(expect.arrayContaining(['subgraphs']));
+        expect(service.environment?.['NODE_ENV']).toBe('production');
+      } else {
+        expect(service.ports, `${name} must not publish a port`).toBeUndefined();
+        expect(service.networks, name).toEqual(['subgraphs']);
+      }
+    }
+  });
+
+  it('runs, for every service, a compiled entry point that exists (what npm start and the image run)', async () => {
+    const topology = await readTopology(COMPOSE_FILE);
+    for (const service of [topology.gateway, ...topology.subgraphs]) {
+      expect(service.command[0]).toBe('node');
+      const entry = service.command[1] ?? '';
+      expect(existsSync(join(ROOT, entry)), entry).toBe(true);
+      expect(existsSync(join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${entry} from source`).toBe(true);
+    }
+    for (const subgraph of topology.subgraphs) expect(existsSync(subgraph.schemaFile), subgraph.schemaFile).toBe(true);
+  });
+
+  it('composes to exactly the committed supergraph', async () => {
+    const topology = await readTopology(COMPOSE_FILE);
+    const result = await composeSupergraph(topology.subgraphs);
+    expect(result).toEqual({ ok: true, supergraphSdl: await readFile(COMMITTED_SUPERGRAPH, 'utf8') });
+  });
+
+  it.each([
+    ['no gateway service', 'services:\n  a:\n    command: ["node", "a.js"]\n    labels: { gateway.subgraph.url: "http://a:1/graphql" }\n', 'there is no "gateway" service'],
+    ['no subgraph', 'services:\n  gateway:\n    command: ["node", "g.js"]\n    ports: ["4000:4000"]\n', 'no service has the label gateway.subgraph.url'],
+    ['a command in shell form', 'services:\n  gateway:\n    command: node g.js\n    ports: ["4000:4000"]\n', 'command must be in exec form'],
+    ['a subgraph URL that is not a URL', 'services:\n  gateway:\n    command: ["node", "g.js"]\n    ports: ["4000:4000"]\n  a:\n    command: ["node", "a.js"]\n    labels: { gateway.subgraph.url: "nowhere" }\n', 'which is not a URL'],
+    ['an unpublished gateway', 'services:\n  gateway:\n    command: ["node", "g.js"]\n  a:\n    command: ["node", "a.js"]\n    labels: { gateway.subgraph.url: "http://a:1/graphql" }\n', 'must publish its port'],
+  ])('explains a compose file with %s', (_case, yaml, message) => {
+    expect(() => parseTopology(yaml, ROOT)).toThrow(TopologyError);
+    expect(() => parseTopology(yaml, ROOT)).toThrow(message);
+  });
+});
+
+describe('composition', () => {
+  it('reports every composition error, naming the subgraph', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compose-'));
+    try {
+      await writeFile(join(dir, 'a.graphql'), 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])\ntype Query { thing: Thing }\ntype Thing @key(fields: "id") { id: ID! size: Int }');
+      await writeFile(join(dir, 'b.graphql'), 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])\ntype Query { other: Thing }\ntype Thing @key(fields: "id") { id: ID! size: String }');
+      await writeFile(join(dir, 'c.graphql'), 'type Query { broken: ');
+      const url = new URL('http://x/graphql');
+      const broken = await composeSupergraph([{ name: 'c', url, schemaFile: join(dir, 'c.graphql') }, { name: 'd', url, schemaFile: join(dir, 'missing.graphql') }]);
+      expect(broken.ok).toBe(false);
+      expect(!broken.ok && broken.errors).toEqual([expect.stringContaining('[c]'), expect.stringContaining('[d] cannot read')]);
+      const conflicting = await composeSupergraph([{ name: 'a', url, schemaFile: join(dir, 'a.graphql') }, { name: 'b', url, schemaFile: join(dir, 'b.graphql') }]);
+      expect(conflicting.ok).toBe(false);
+      expect(!conflicting.ok && conflicting.errors.join('\n')).toMatch(/Thing\.size/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run check:supergraph passes on the committed file and fails on a stale one with the command that fixes it', async () => {
+    const fresh = await run('npx', ['tsx', 'scripts/compose.ts', '--check'], { cwd: ROOT });
+    expect(fresh.stdout).toContain('is up to date');
+    const dir = await mkdtemp(join(tmpdir(), 'stale-'));
+    try {
+      const stale = join(dir, 'supergraph.graphql');
+      await writeFile(stale, (await readFile(COMMITTED_SUPERGRAPH, 'utf8')).replace('costPrice: Int', ''));
+      const failed = run('npx', ['tsx', 'scripts/compose.ts', '--check', '--out', stale], { cwd: ROOT });
+      await expect(failed).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Run `npm run compose`') });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
