@@ -119,3 +119,15 @@ describe('composition', () => {
     }
   });
 });
+
+describe('Dockerfile', () => {
+  it('builds the image every compose service runs: the gateway command by default, with the schema folder', async () => {
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    const topology = await readTopology(COMPOSE_FILE);
+    const cmd = /^CMD (.+)$/m.exec(dockerfile)?.[1];
+    expect(JSON.parse(cmd ?? 'null')).toEqual(topology.gateway.command);
+    expect(dockerfile).toMatch(/^COPY schema schema$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^FROM node:20/m);
+  });
+});
