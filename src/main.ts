@@ -1,7 +1,8 @@
 // The gateway process: reads the environment, serves, and drains on SIGTERM or SIGINT.
 import { ConfigError, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
-import { createLogger } from './logger.js';
+import { createLogger, lifecycleLogger } from './logger.js';
+import { stopOnSignals } from './stopOnSignals.js';
 
 let config;
 try {
@@ -15,24 +16,8 @@ try {
 const logger = createLogger({ level: config.logLevel, base: { service: 'gateway' } });
 const gateway = createGateway(config, { logger });
 
-let stopping = false;
-const stop = (signal: NodeJS.Signals) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'draining in-flight requests, then stopping');
-  gateway.stop().then(
-    () => {
-      logger.info('stopped');
-      process.exit(0);
-    },
-    (error: unknown) => {
-      logger.error({ err: error }, 'stop failed');
-      process.exit(1);
-    },
-  );
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+// Drains: requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), then every resource is released.
+stopOnSignals(() => gateway.stop(), lifecycleLogger(logger));
 
 try {
   await gateway.start();

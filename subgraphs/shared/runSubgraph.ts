@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createLogger, lifecycleLogger } from '../../src/logger.js';
+import { stopOnSignals } from '../../src/stopOnSignals.js';
 import type { Subgraph } from './subgraphServer.js';
 
 const environmentSchema = z.object({
@@ -23,19 +24,5 @@ export async function runSubgraph(subgraph: Subgraph, env: Readonly<Record<strin
   const running = await subgraph.listen({ host: parsed.data.HOST, port: parsed.data.PORT });
   logger.info({ url: running.url }, 'listening');
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  stopOnSignals(() => running.close(), logger);
 }
