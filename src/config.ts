@@ -1,5 +1,47 @@
 import { z } from 'zod';
 
+/** Asymmetric JWS algorithms a client token may use. HMAC and `none` are never accepted (see `AuthConfig`). */
+export const CLIENT_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type ClientTokenAlgorithm = (typeof CLIENT_TOKEN_ALGORITHMS)[number];
+
+/** Where the public keys that verify client tokens come from. */
+export type KeySource =
+  /** An identity provider's JWKS: cached, refreshed in the background, refetched (with a cooldown) on an unknown `kid`. */
+  | { kind: 'jwks'; url: string; cooldownMs: number; refreshMs: number; timeoutMs: number }
+  /** Public keys in a file: PEM (one or more keys or certificates), a JWK, or a JWK set. */
+  | { kind: 'file'; path: string }
+  /** Development only, when no key source is set: a local key pair in `path`, created on first use; `npm run token` signs with it. */
+  | { kind: 'dev'; path: string };
+
+export interface AuthConfig {
+  keySource: KeySource;
+  issuer: string;
+  /** Accepted audiences; a token must name at least one. */
+  audience: readonly string[];
+  /**
+   * Accepted algorithms. Only asymmetric ones exist here: with public keys configured, accepting HS256 would let
+   * anyone who knows the public key sign tokens with it as the HMAC secret.
+   */
+  algorithms: readonly ClientTokenAlgorithm[];
+  clockToleranceSec: number;
+  /** Reject anonymous callers with 401 instead of letting later rules decide what they may see. */
+  required: boolean;
+  /** Dot path of the roles claim, e.g. `roles` or `realm_access.roles`. */
+  rolesClaim: string;
+  /** Dot paths tried in order for scopes (space-separated string or array), e.g. `scope`, `scp`. */
+  scopesClaims: readonly string[];
+  /** Verified tokens kept until they expire, at most this many; 0 turns the cache off. */
+  tokenCacheSize: number;
+}
+
+/** The tokens the gateway mints for each subgraph request, in place of the client's. */
+export interface SubgraphTokenConfig {
+  /** A private key (PEM PKCS#8 or JWK) shared by every replica; absent: a key generated at start, for one replica. */
+  signingKeyFile: string | undefined;
+  issuer: string;
+  ttlSec: number;
+}
+
 /**
  * The gateway's configuration, parsed once at start from the environment (see `loadConfig`).
  * Everything else receives this object; nothing below `main.ts` reads `process.env`.
@@ -14,6 +56,10 @@ export interface GatewayConfig {
   subgraphUrls: Readonly<Record<string, string>>;
   /** How long one subgraph request may take before the gateway gives up on it. */
   subgraphTimeoutMs: number;
+  /** Client request headers passed on to subgraphs (lower case); `x-request-id` always is. */
+  forwardHeaders: readonly string[];
+  auth: AuthConfig;
+  subgraphTokens: SubgraphTokenConfig;
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -35,6 +81,8 @@ const integer = (min: number, max: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
 
+const list = z.string().transform((value) => value.split(/[\s,]+/).filter((entry) => entry !== ''));
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://accounts:4001/graphql' });
 
 const environmentSchema = z.object({
@@ -43,6 +91,24 @@ const environmentSchema = z.object({
   PORT: integer(0, 65535).default(4000),
   SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
   SUBGRAPH_TIMEOUT_MS: integer(1, 300_000).default(5_000),
+  FORWARD_HEADERS: list.default([]),
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of a JWKS, e.g. https://auth.example.com/.well-known/jwks.json' }).optional(),
+  JWT_PUBLIC_KEYS: z.string().min(1).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: list.optional(),
+  JWT_ALGORITHMS: list.default(['RS256', 'ES256']),
+  JWT_CLOCK_TOLERANCE_SEC: integer(0, 300).default(5),
+  JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_SCOPES_CLAIMS: list.default(['scope', 'scp']),
+  JWT_JWKS_COOLDOWN_MS: integer(0, 3_600_000).default(30_000),
+  JWT_JWKS_REFRESH_MS: integer(1_000, 86_400_000).default(600_000),
+  JWT_JWKS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
+  JWT_TOKEN_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
+  AUTH_REQUIRED: booleanFlag.default(false),
+  DEV_KEY_FILE: z.string().min(1).default('.dev/dev-issuer-key.json'),
+  GATEWAY_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  GATEWAY_TOKEN_ISSUER: z.string().min(1).default('graphql-gateway'),
+  GATEWAY_TOKEN_TTL_SEC: integer(2, 300).default(10),
   INTROSPECTION: booleanFlag.optional(),
   SANDBOX: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -51,8 +117,13 @@ const environmentSchema = z.object({
   BODY_LIMIT_BYTES: integer(1_024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
 });
+type Environment = z.infer<typeof environmentSchema>;
 
 const SUBGRAPH_URL_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_URL$/;
+
+/** The issuer and audience of development tokens, when no key source is configured. */
+export const DEV_ISSUER = 'urn:graphql-gateway:dev';
+export const DEV_AUDIENCE = 'graphql-gateway';
 
 /** A configuration that cannot be used, with one line per problem, each saying how to fix it. */
 export class ConfigError extends Error {
@@ -64,20 +135,21 @@ export class ConfigError extends Error {
 
 /**
  * Parses and validates the environment into a `GatewayConfig`; throws a `ConfigError` that lists every problem.
- * `NODE_ENV=test` behaves as development.
+ * `NODE_ENV=test` behaves as development. An empty variable counts as unset (compose files write `${VAR:-}`).
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const problems: string[] = [];
-  const parsed = environmentSchema.safeParse(env);
+  const parsed = environmentSchema.safeParse(given);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const variable = issue.path.join('.');
-      problems.push(`${variable} ${issue.message} (got ${JSON.stringify(env[variable])})`);
+      const variable = String(issue.path[0]);
+      problems.push(`${variable} ${issue.message} (got ${JSON.stringify(given[variable])})`);
     }
   }
 
   const subgraphUrls: Record<string, string> = {};
-  for (const [variable, value] of Object.entries(env)) {
+  for (const [variable, value] of Object.entries(given)) {
     const match = SUBGRAPH_URL_VARIABLE.exec(variable);
     if (!match?.[1] || value === undefined) continue;
     const result = httpUrl.safeParse(value);
@@ -85,9 +157,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     else problems.push(`${variable} ${result.error.issues[0]?.message ?? 'is not a URL'} (got ${JSON.stringify(value)})`);
   }
 
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  if (!parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
   const mode = values.NODE_ENV === 'production' ? 'production' : 'development';
+  const auth = authConfig(values, mode, problems);
+  const forwardHeaders = values.FORWARD_HEADERS.map((header) => header.toLowerCase());
+  for (const header of forwardHeaders) {
+    if (['authorization', 'cookie', 'proxy-authorization'].includes(header)) {
+      problems.push(`FORWARD_HEADERS must not contain ${header}: the client's credentials never reach a subgraph, which gets a gateway token instead`);
+    }
+  }
+  if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
+
   return {
     mode,
     host: values.HOST,
@@ -95,11 +176,59 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     supergraphPath: values.SUPERGRAPH_PATH,
     subgraphUrls,
     subgraphTimeoutMs: values.SUBGRAPH_TIMEOUT_MS,
+    forwardHeaders,
+    auth,
+    subgraphTokens: { signingKeyFile: values.GATEWAY_SIGNING_KEY_FILE, issuer: values.GATEWAY_TOKEN_ISSUER, ttlSec: values.GATEWAY_TOKEN_TTL_SEC },
     introspection: values.INTROSPECTION ?? mode === 'development',
     sandbox: values.SANDBOX ?? mode === 'development',
     logLevel: values.LOG_LEVEL,
     bodyLimitBytes: values.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function authConfig(values: Environment, mode: GatewayConfig['mode'], problems: string[]): AuthConfig | undefined {
+  const before = problems.length;
+  const algorithms: ClientTokenAlgorithm[] = [];
+  for (const algorithm of values.JWT_ALGORITHMS) {
+    if ((CLIENT_TOKEN_ALGORITHMS as readonly string[]).includes(algorithm)) algorithms.push(algorithm as ClientTokenAlgorithm);
+    else problems.push(`JWT_ALGORITHMS may list only ${CLIENT_TOKEN_ALGORITHMS.join(', ')} (got "${algorithm}"): HMAC and none are never accepted`);
+  }
+
+  let keySource: KeySource;
+  if (values.JWT_JWKS_URL !== undefined && values.JWT_PUBLIC_KEYS !== undefined) {
+    problems.push('JWT_JWKS_URL and JWT_PUBLIC_KEYS are both set: choose one key source');
+    return undefined;
+  } else if (values.JWT_JWKS_URL !== undefined) {
+    if (mode === 'production' && !values.JWT_JWKS_URL.startsWith('https://')) {
+      problems.push(`JWT_JWKS_URL must use https:// in production, so keys cannot be swapped in transit (got "${values.JWT_JWKS_URL}")`);
+    }
+    keySource = { kind: 'jwks', url: values.JWT_JWKS_URL, cooldownMs: values.JWT_JWKS_COOLDOWN_MS, refreshMs: values.JWT_JWKS_REFRESH_MS, timeoutMs: values.JWT_JWKS_TIMEOUT_MS };
+  } else if (values.JWT_PUBLIC_KEYS !== undefined) {
+    keySource = { kind: 'file', path: values.JWT_PUBLIC_KEYS };
+  } else if (mode === 'development') {
+    keySource = { kind: 'dev', path: values.DEV_KEY_FILE };
+  } else {
+    problems.push('set JWT_JWKS_URL (your identity provider\'s JWKS, e.g. https://auth.example.com/.well-known/jwks.json) or JWT_PUBLIC_KEYS (a PEM or JWK file): production needs a key source for client tokens');
+    return undefined;
+  }
+
+  const dev = keySource.kind === 'dev';
+  if (!dev && values.JWT_ISSUER === undefined) problems.push('JWT_ISSUER is required with a key source: the issuer your tokens carry in "iss", e.g. https://auth.example.com/');
+  if (!dev && (values.JWT_AUDIENCE === undefined || values.JWT_AUDIENCE.length === 0)) {
+    problems.push('JWT_AUDIENCE is required with a key source: the audience your tokens carry in "aud" for this API, e.g. https://api.example.com');
+  }
+  if (problems.length > before) return undefined;
+  return {
+    keySource,
+    issuer: values.JWT_ISSUER ?? DEV_ISSUER,
+    audience: values.JWT_AUDIENCE ?? [DEV_AUDIENCE],
+    algorithms: dev ? ['ES256'] : algorithms,
+    clockToleranceSec: values.JWT_CLOCK_TOLERANCE_SEC,
+    required: values.AUTH_REQUIRED,
+    rolesClaim: values.JWT_ROLES_CLAIM,
+    scopesClaims: values.JWT_SCOPES_CLAIMS,
+    tokenCacheSize: values.JWT_TOKEN_CACHE_SIZE,
   };
 }
 

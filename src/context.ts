@@ -1,5 +1,11 @@
+import type { Principal } from './auth/principal.js';
+
 /** What every request carries through Apollo Server, its plugins and the subgraph data sources. */
 export interface GatewayContext {
   /** The request id: the caller's `x-request-id` when it is well-formed, else a new UUID. Sent back as `x-request-id`. */
   requestId: string;
+  /** The verified caller, or anonymous. */
+  principal: Principal;
+  /** The client's headers that the configured allowlist passes on to subgraphs. */
+  forwardedHeaders: Readonly<Record<string, string>>;
 }

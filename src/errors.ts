@@ -10,6 +10,8 @@ export const ErrorCode = {
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   /** A subgraph this request needed could not be reached or did not answer in time; retrying later may work. */
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The request's credentials are missing (where required), malformed, or not valid. */
+  Unauthenticated: 'UNAUTHENTICATED',
   /** The gateway has no supergraph loaded yet, or is shutting down. */
   NotReady: 'NOT_READY',
   BadRequest: 'BAD_REQUEST',

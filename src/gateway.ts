@@ -1,6 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { createAuthenticate } from './auth/authenticate.js';
+import { ANONYMOUS } from './auth/principal.js';
+import { openClientKeys, type ClientKeys } from './auth/clientKeys.js';
+import { loadOrCreateDevKey } from './auth/devIssuer.js';
+import { loadOrGenerateSigningKey } from './auth/gatewaySigningKey.js';
+import { createSubgraphTokens } from './auth/subgraphTokens.js';
+import { createTokenVerifier } from './auth/tokenVerifier.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { formatError } from './errors.js';
@@ -18,7 +25,10 @@ export interface GatewayDependencies {
 }
 
 export interface Gateway {
-  /** Listens, then loads the supergraph; resolves once `/graphql` serves, with the URL of the HTTP server. */
+  /**
+   * Loads its keys, listens, then loads the supergraph; resolves once `/graphql` serves, with the URL of the HTTP
+   * server. Throws (having released everything) when any of that fails.
+   */
   start(): Promise<{ url: string }>;
   /** Stops taking requests, lets those in flight finish (up to `shutdownTimeoutMs`), then releases everything. */
   stop(): Promise<void>;
@@ -27,75 +37,108 @@ export interface Gateway {
 /** The gateway: an Apollo Server whose schema and execution come from an Apollo Gateway over the supergraph file. */
 export function createGateway(config: GatewayConfig, dependencies: GatewayDependencies): Gateway {
   const { logger } = dependencies;
-
-  // @apollo/gateway starts an OpenTelemetry exporter at construction unless this is set: it probes cloud metadata
-  // addresses and sends metrics to Apollo. A gateway in front of private services must not phone home, so it is off
-  // for every gateway this process creates, whatever the environment says.
-  process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
-
-  const dataSources = subgraphDataSources({ urls: config.subgraphUrls, timeoutMs: config.subgraphTimeoutMs });
-  const apolloGateway = new ApolloGateway({
-    supergraphSdl: fileSupergraphManager({ path: config.supergraphPath, logger, onReload: dependencies.onSupergraphReload }),
-    buildService: dataSources.buildService,
-    logger,
-  });
-  const apollo = new ApolloServer<GatewayContext>({
-    gateway: apolloGateway,
-    logger,
-    introspection: config.introspection,
-    // No "Did you mean ..." that would name fields a caller cannot discover by introspection.
-    hideSchemaDetailsFromClientErrors: !config.introspection,
-    includeStacktraceInErrorResponses: false,
-    formatError,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
-    stopOnTerminationSignals: false,
-    plugins: gatewayPlugins({ config, logger }),
-  });
-
-  let handler: GraphQLHandler | undefined;
+  const releases: (() => Promise<void> | void)[] = [];
+  let closeHttp: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
-  const app = createHttpServer({
-    logger,
-    bodyLimitBytes: config.bodyLimitBytes,
-    sandbox: config.sandbox,
-    graphqlHandler: () => handler,
-    draining: () => stopping !== undefined,
-  });
+
+  const release = async () => {
+    // The HTTP server drains first: requests in flight still need Apollo, the keys and the subgraph pools.
+    await closeHttp?.();
+    closeHttp = undefined;
+    for (const step of releases.splice(0).reverse()) await step();
+  };
+
+  const start = async (): Promise<{ url: string }> => {
+    // @apollo/gateway starts an OpenTelemetry exporter at construction unless this is set: it probes cloud metadata
+    // addresses and sends metrics to Apollo. A gateway in front of private services must not phone home, so it is
+    // off for every gateway this process creates, whatever the environment says.
+    process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
+
+    const signingKey = await loadOrGenerateSigningKey(config.subgraphTokens.signingKeyFile);
+    if (config.subgraphTokens.signingKeyFile === undefined && config.mode === 'production') {
+      logger.warn('GATEWAY_SIGNING_KEY_FILE is not set: this replica signs subgraph tokens with a key of its own; replicas behind one JWKS URL must share a key file');
+    }
+    const clientKeys: ClientKeys = await openClientKeys(config.auth.keySource, logger);
+    releases.push(() => clientKeys.close());
+    const devIssuerJwks = config.auth.keySource.kind === 'dev' ? { keys: [(await loadOrCreateDevKey(config.auth.keySource.path)).publicJwk] } : undefined;
+
+    const dataSources = subgraphDataSources({
+      urls: config.subgraphUrls,
+      timeoutMs: config.subgraphTimeoutMs,
+      tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
+    });
+    releases.push(() => dataSources.close());
+    const apolloGateway = new ApolloGateway({
+      supergraphSdl: fileSupergraphManager({ path: config.supergraphPath, logger, onReload: dependencies.onSupergraphReload }),
+      buildService: dataSources.buildService,
+      logger,
+    });
+    const apollo = new ApolloServer<GatewayContext>({
+      gateway: apolloGateway,
+      logger,
+      introspection: config.introspection,
+      // No "Did you mean ..." that would name fields a caller cannot discover by introspection.
+      hideSchemaDetailsFromClientErrors: !config.introspection,
+      includeStacktraceInErrorResponses: false,
+      formatError,
+      csrfPrevention: true,
+      allowBatchedHttpRequests: false,
+      // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
+      stopOnTerminationSignals: false,
+      plugins: gatewayPlugins({ config, logger }),
+    });
+
+    let handler: GraphQLHandler | undefined;
+    const app = createHttpServer({
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      sandbox: config.sandbox,
+      graphqlHandler: () => handler,
+      draining: () => stopping !== undefined,
+      authenticate: createAuthenticate(createTokenVerifier(config.auth, clientKeys), { required: config.auth.required }),
+      gatewayJwks: { keys: [signingKey.publicJwk] },
+      devIssuerJwks,
+    });
+
+    await app.listen({ host: config.host, port: config.port });
+    closeHttp = async () => {
+      handler = undefined;
+      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+    };
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+
+    await apollo.start();
+    releases.push(() => apollo.stop());
+    handler = graphqlHandler(apollo, async (request, headers) => {
+      const forwardedHeaders: Record<string, string> = {};
+      for (const name of config.forwardHeaders) {
+        const value = headers.get(name);
+        if (value !== undefined) forwardedHeaders[name] = value;
+      }
+      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders };
+    });
+    lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
+    return { url };
+  };
 
   return {
     async start() {
-      await app.listen({ host: config.host, port: config.port });
-      const address = app.server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      const url = `http://${host}:${address.port}`;
       try {
-        await apollo.start();
+        return await start();
       } catch (error) {
-        await app.close();
-        dataSources.close();
+        await release();
         throw error;
       }
-      handler = graphqlHandler(apollo);
-      lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode }, 'listening');
-      return { url };
     },
     stop() {
-      stopping ??= (async () => {
-        handler = undefined;
-        const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
-        try {
-          await app.close();
-        } finally {
-          clearTimeout(force);
-        }
-        await apollo.stop().catch((error: unknown) => {
-          // stop() before start() finished: nothing of Apollo's to release.
-          logger.debug({ err: error }, 'apollo server was not running');
-        });
-        dataSources.close();
-      })();
+      stopping ??= release();
       return stopping;
     },
   };

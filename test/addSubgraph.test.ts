@@ -16,7 +16,7 @@ const SHIPPING_SERVICE = `
   shipping:
     <<: *service
     command: ["node", "test/fixtures/shipping/main.mjs"]
-    environment: { HOST: 0.0.0.0, PORT: "4005" }
+    environment: { HOST: 0.0.0.0, PORT: "4005", GATEWAY_JWKS_URL: "http://gateway:4000/.well-known/jwks.json" }
     labels: { gateway.subgraph.url: "http://shipping:4005/graphql" }
     networks: [subgraphs]
     healthcheck:

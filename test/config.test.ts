@@ -15,12 +15,26 @@ describe('loadConfig', () => {
       logLevel: 'info',
       bodyLimitBytes: 1048576,
       shutdownTimeoutMs: 10000,
+      forwardHeaders: [],
+      auth: {
+        keySource: { kind: 'dev', path: '.dev/dev-issuer-key.json' },
+        issuer: 'urn:graphql-gateway:dev',
+        audience: ['graphql-gateway'],
+        algorithms: ['ES256'],
+        clockToleranceSec: 5,
+        required: false,
+        rolesClaim: 'roles',
+        scopesClaims: ['scope', 'scp'],
+        tokenCacheSize: 10000,
+      },
+      subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
     });
   });
 
   it('turns Sandbox and introspection off in production unless asked for', () => {
-    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ mode: 'production', introspection: false, sandbox: false });
-    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' })).toMatchObject({ introspection: true, sandbox: false });
+    const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
+    expect(loadConfig({ NODE_ENV: 'production', ...keys })).toMatchObject({ mode: 'production', introspection: false, sandbox: false });
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true', ...keys })).toMatchObject({ introspection: true, sandbox: false });
   });
 
   it('reads per-subgraph URL overrides by name', () => {
@@ -47,5 +61,40 @@ describe('loadConfig', () => {
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
       'SUBGRAPH_X_URL must be an http:// or https:// URL, e.g. http://accounts:4001/graphql (got "ftp://x")',
     ]);
+  });
+
+  it('reads a JWKS key source with its issuer, audiences and algorithms', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_JWKS_URL: 'https://auth.example.com/jwks.json',
+      JWT_ISSUER: 'https://auth.example.com/',
+      JWT_AUDIENCE: 'https://api.example.com, api',
+      JWT_ALGORITHMS: 'RS256 PS256',
+      JWT_ROLES_CLAIM: 'realm_access.roles',
+    });
+    expect(config.auth).toMatchObject({
+      keySource: { kind: 'jwks', url: 'https://auth.example.com/jwks.json', cooldownMs: 30000, refreshMs: 600000, timeoutMs: 5000 },
+      issuer: 'https://auth.example.com/',
+      audience: ['https://api.example.com', 'api'],
+      algorithms: ['RS256', 'PS256'],
+      rolesClaim: 'realm_access.roles',
+    });
+  });
+
+  it('treats an empty variable as unset, as compose files write ${VAR:-}', () => {
+    expect(loadConfig({ JWT_JWKS_URL: '', JWT_ISSUER: '', PORT: '' }).auth.keySource.kind).toBe('dev');
+  });
+
+  it.each([
+    ['production without a key source', { NODE_ENV: 'production' }, /set JWT_JWKS_URL .* or JWT_PUBLIC_KEYS/],
+    ['a key source without issuer and audience', { JWT_PUBLIC_KEYS: 'keys.pem' }, /JWT_ISSUER is required[\s\S]*JWT_AUDIENCE is required/],
+    ['both key sources', { JWT_PUBLIC_KEYS: 'keys.pem', JWT_JWKS_URL: 'https://a/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, /choose one key source/],
+    ['HMAC in the algorithm list', { JWT_ALGORITHMS: 'RS256,HS256' }, /JWT_ALGORITHMS may list only .* \(got "HS256"\): HMAC and none are never accepted/],
+    ['none in the algorithm list', { JWT_ALGORITHMS: 'none' }, /got "none"/],
+    ['an http JWKS in production', { NODE_ENV: 'production', JWT_JWKS_URL: 'http://auth/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, /must use https:\/\/ in production/],
+    ['forwarding the client\'s Authorization header', { FORWARD_HEADERS: 'x-tenant,Authorization' }, /FORWARD_HEADERS must not contain authorization/],
+  ])('refuses %s', (_case, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

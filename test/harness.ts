@@ -11,6 +11,8 @@ import { createInventorySubgraph } from '../subgraphs/inventory/subgraph.js';
 import { createProductsSubgraph } from '../subgraphs/products/subgraph.js';
 import { createReviewsSubgraph } from '../subgraphs/reviews/subgraph.js';
 import type { RunningSubgraph, Subgraph } from '../subgraphs/shared/subgraphServer.js';
+import type { GatewayTrust } from '../subgraphs/shared/gatewayTrust.js';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 
 export const SUBGRAPH_NAMES = ['accounts', 'products', 'inventory', 'reviews'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
@@ -67,11 +69,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const supergraphPath = join(dir, 'supergraph.graphql');
     await writeFile(supergraphPath, await readFile(COMMITTED_SUPERGRAPH, 'utf8'));
 
+    // The subgraphs trust the gateway's JWKS, which exists once the gateway listens: resolve its keys lazily.
+    let gatewayKeys: JWTVerifyGetKey | undefined;
+    const trust: GatewayTrust = {
+      issuer: 'graphql-gateway',
+      keys: async (header, token) => {
+        if (gatewayKeys === undefined) throw new Error('the gateway has not started');
+        return gatewayKeys(header, token);
+      },
+    };
+
     const subgraphs = {} as Stack['subgraphs'];
-    const env: Record<string, string> = { NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', SUPERGRAPH_PATH: supergraphPath };
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      SUPERGRAPH_PATH: supergraphPath,
+      DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'),
+    };
     for (const name of SUBGRAPH_NAMES) {
       const subgraph = factories[name]();
-      const running = await subgraph.listen({ host: '127.0.0.1', port: 0 });
+      const running = await subgraph.listen({ host: '127.0.0.1', port: 0, trust });
       const entry = Object.assign(subgraph, { url: running.url, running: running as RunningSubgraph | undefined });
       cleanups.push(async () => {
         await entry.running?.close();
@@ -87,6 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload) });
     cleanups.push(() => gateway.stop());
     const { url } = await gateway.start();
+    gatewayKeys = createRemoteJWKSet(new URL('/.well-known/jwks.json', url), { cooldownDuration: 1_000 });
 
     return {
       url,
@@ -145,4 +164,17 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * The environment of a production gateway in tests: production needs a key source, so this one gets a file with a
+ * freshly generated public key (tests that need tokens use a TestIssuer instead).
+ */
+export async function productionEnv(): Promise<Record<string, string>> {
+  const { generateKeyPair, exportJWK } = await import('jose');
+  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const dir = await mkdtemp(join(tmpdir(), 'production-keys-'));
+  const file = join(dir, 'keys.json');
+  await writeFile(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'production-test' }] }));
+  return { NODE_ENV: 'production', JWT_PUBLIC_KEYS: file, JWT_ISSUER: 'https://issuer.test/', JWT_AUDIENCE: 'https://api.test' };
 }

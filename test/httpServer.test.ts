@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../src/http/httpServer.js';
 import { createLogger } from '../src/logger.js';
+import { ANONYMOUS } from '../src/auth/principal.js';
+
+const options = {
+  logger: createLogger({ level: 'silent' }),
+  bodyLimitBytes: 1024,
+  sandbox: false,
+  graphqlHandler: () => undefined,
+  draining: () => false,
+  authenticate: async () => ANONYMOUS,
+  gatewayJwks: { keys: [] },
+};
 
 describe('the HTTP layer before a supergraph is loaded', () => {
   let app: ReturnType<typeof createHttpServer> | undefined;
@@ -9,13 +20,7 @@ describe('the HTTP layer before a supergraph is loaded', () => {
   });
 
   it('is healthy but not ready, and answers GraphQL requests with 503 NOT_READY', async () => {
-    app = createHttpServer({
-      logger: createLogger({ level: 'silent' }),
-      bodyLimitBytes: 1024,
-      sandbox: false,
-      graphqlHandler: () => undefined,
-      draining: () => false,
-    });
+    app = createHttpServer(options);
     const origin = await app.listen({ host: '127.0.0.1', port: 0 });
     expect((await fetch(`${origin}/health`)).status).toBe(200);
 
@@ -30,7 +35,7 @@ describe('the HTTP layer before a supergraph is loaded', () => {
   });
 
   it('answers a body that is not JSON with 400 BAD_REQUEST and an unsupported content type with 415', async () => {
-    app = createHttpServer({ logger: createLogger({ level: 'silent' }), bodyLimitBytes: 1024, sandbox: false, graphqlHandler: () => undefined, draining: () => false });
+    app = createHttpServer(options);
     const origin = await app.listen({ host: '127.0.0.1', port: 0 });
     const broken = await fetch(`${origin}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
     expect(broken.status).toBe(400);

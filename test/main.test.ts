@@ -1,11 +1,15 @@
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
+// A development key file outside the checkout: a test must not write into it.
+const DEV_KEY_FILE = join(tmpdir(), `main-test-${process.pid}`, 'dev-issuer-key.json');
 const gateway = (env: Record<string, string>) =>
-  run('node', ['dist/src/main.js'], { cwd: ROOT, env: { PATH: process.env['PATH'], PORT: '0', ...env }, timeout: 20_000 });
+  run('node', ['dist/src/main.js'], { cwd: ROOT, env: { PATH: process.env['PATH'], PORT: '0', DEV_KEY_FILE, ...env }, timeout: 20_000 });
 
 describe('the gateway process', () => {
   it('refuses to start on bad configuration, exiting 2 with every problem and how to fix it', async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './harness.js';
+import { productionEnv, startStack, type Stack } from './harness.js';
 
 describe('production mode (NODE_ENV=production)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { NODE_ENV: 'production' } });
+    stack = await startStack({ env: await productionEnv() });
   });
   afterAll(() => stack.stop());
 

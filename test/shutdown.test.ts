@@ -1,4 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
@@ -27,9 +31,15 @@ describe('SIGTERM', () => {
   let proxy: { url: string; server: Server };
   let gateway: ServiceProcess;
   let origin: string;
+  let signingKeyFile: string;
 
   beforeAll(async () => {
-    stack = await startStack();
+    // The subgraphs trust the keys of the stack's gateway; the gateway process under test signs with the same key file.
+    const dir = await mkdtemp(join(tmpdir(), 'shutdown-'));
+    signingKeyFile = join(dir, 'gateway-key.pem');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(signingKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    stack = await startStack({ env: { GATEWAY_SIGNING_KEY_FILE: signingKeyFile } });
     proxy = await slowProxy(stack.subgraphs.products.url);
     gateway = spawnService({
       service: { name: 'gateway', command: ['node', 'dist/src/main.js'], environment: {} },
@@ -38,6 +48,8 @@ describe('SIGTERM', () => {
         PATH: process.env['PATH'],
         PORT: '0',
         LOG_LEVEL: 'warn',
+        GATEWAY_SIGNING_KEY_FILE: signingKeyFile,
+        DEV_KEY_FILE: join(dirname(signingKeyFile), 'dev-issuer-key.json'),
         SUPERGRAPH_PATH: COMMITTED_SUPERGRAPH.pathname,
         SUBGRAPH_ACCOUNTS_URL: stack.subgraphs.accounts.url,
         SUBGRAPH_PRODUCTS_URL: proxy.url,
@@ -53,6 +65,7 @@ describe('SIGTERM', () => {
     proxy.server.closeAllConnections();
     proxy.server.close();
     await stack.stop();
+    await rm(dirname(signingKeyFile), { recursive: true, force: true });
   });
 
   it('lets the request in flight finish, then exits 0 and takes no new request', async () => {

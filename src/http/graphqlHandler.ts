@@ -1,16 +1,18 @@
 import { Readable } from 'node:stream';
-import { HeaderMap, type ApolloServer } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { GatewayContext } from '../context.js';
 
 export type GraphQLHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /**
- * Hands a Fastify request to Apollo Server and writes its answer back: the job of `@as-integrations/fastify`'s
- * handler, whose generic `this` typing does not fit a route chosen at run time (the handler exists only once the
- * supergraph is loaded). Kept to the same steps as that integration.
+ * Hands a Fastify request to Apollo Server and writes its answer back. This is what `@as-integrations/fastify`'s
+ * handler does, in the same steps; its generic `this` typing does not fit a route whose handler is chosen at run
+ * time or guarded by a preHandler, so it is written out here once for the gateway and the subgraphs.
  */
-export function graphqlHandler(apollo: ApolloServer<GatewayContext>): GraphQLHandler {
+export function graphqlHandler<TContext extends BaseContext>(
+  apollo: ApolloServer<TContext>,
+  context: (request: FastifyRequest, headers: HeaderMap) => Promise<TContext>,
+): GraphQLHandler {
   return async (request, reply) => {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(request.headers)) {
@@ -24,7 +26,7 @@ export function graphqlHandler(apollo: ApolloServer<GatewayContext>): GraphQLHan
         search: queryAt === -1 ? '' : request.url.slice(queryAt),
         body: request.body,
       },
-      context: async () => ({ requestId: request.id }),
+      context: () => context(request, headers),
     });
     for (const [name, value] of response.headers) void reply.header(name, value);
     void reply.code(response.status ?? 200);

@@ -1,10 +1,25 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { JSONWebKeySet } from 'jose';
+import { AuthError } from '../auth/authError.js';
+import { authErrorResponse, type Authenticate } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLHandler } from './graphqlHandler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
 
 export const GRAPHQL_PATH = '/graphql';
+/** Where subgraphs fetch the public keys of the gateway's tokens. */
+export const GATEWAY_JWKS_PATH = '/.well-known/jwks.json';
+/** Development only: the public key of the local issuer that `npm run token` signs with. */
+export const DEV_ISSUER_JWKS_PATH = '/.well-known/dev-issuer-jwks.json';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on /graphql before the handler runs. */
+    principal: Principal | undefined;
+  }
+}
 
 
 export interface HttpServerOptions {
@@ -16,6 +31,12 @@ export interface HttpServerOptions {
   graphqlHandler: () => GraphQLHandler | undefined;
   /** True once shutdown has begun. */
   draining: () => boolean;
+  /** Establishes the caller of a GraphQL request from its headers. */
+  authenticate: Authenticate;
+  /** The gateway's public keys, served at /.well-known/jwks.json. */
+  gatewayJwks: JSONWebKeySet;
+  /** In development without a key source, the local issuer's public keys. */
+  devIssuerJwks?: JSONWebKeySet | undefined;
 }
 
 /**
@@ -51,7 +72,11 @@ export function createHttpServer(options: HttpServerOptions) {
     request.log.info({ method: request.method, path: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
+  app.decorateRequest('principal', undefined);
   app.get('/health', async () => ({ status: 'ok' }));
+  app.get(GATEWAY_JWKS_PATH, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(options.gatewayJwks));
+  const devIssuerJwks = options.devIssuerJwks;
+  if (devIssuerJwks !== undefined) app.get(DEV_ISSUER_JWKS_PATH, async () => devIssuerJwks);
   app.get('/ready', async (_request, reply) => {
     if (options.graphqlHandler() !== undefined) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready' });
@@ -62,6 +87,19 @@ export function createHttpServer(options: HttpServerOptions) {
   app.route({
     method: ['GET', 'POST'],
     url: GRAPHQL_PATH,
+    preHandler: async (request, reply) => {
+      try {
+        request.principal = await options.authenticate(request.raw.rawHeaders);
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        const { status, wwwAuthenticate } = authErrorResponse(error);
+        request.log.info({ reason: error.message, kind: error.kind, cause: (error.cause as Error | undefined)?.message }, 'credentials refused');
+        if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate);
+        if (error.kind === 'unavailable') void reply.header('retry-after', '5');
+        const code = error.kind === 'unavailable' ? ErrorCode.ServiceUnavailable : ErrorCode.Unauthenticated;
+        return reply.code(status).send(errorBody(code, error.message));
+      }
+    },
     handler: async (request, reply) => {
       const handler = options.graphqlHandler();
       if (handler === undefined) {

@@ -2,12 +2,16 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceEndpointDefinition } from '@apollo/gateway';
 import nodeFetch, { type RequestInit } from 'node-fetch';
+import type { SubgraphTokens } from '../auth/subgraphTokens.js';
+import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 
 export interface SubgraphDataSourceOptions {
   /** Per-subgraph URL overrides by subgraph name; the supergraph's URL is used otherwise. */
   urls: Readonly<Record<string, string>>;
   timeoutMs: number;
+  /** Mints the token that tells a subgraph the request comes from this gateway, and for whom. */
+  tokens: SubgraphTokens;
 }
 
 /**
@@ -33,7 +37,7 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
 
   return {
     buildService({ name, url }) {
-      return new SubgraphDataSource({ url: options.urls[name.toLowerCase()] ?? url, fetcher });
+      return new SubgraphDataSource(name, options.tokens, { url: options.urls[name.toLowerCase()] ?? url, fetcher });
     },
     close() {
       httpAgent.destroy();
@@ -43,8 +47,24 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
 }
 
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    // Correlates the subgraph's logs with the gateway's; no client header is forwarded as is.
-    if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
+  constructor(
+    private readonly subgraph: string,
+    private readonly tokens: SubgraphTokens,
+    config: ConstructorParameters<typeof RemoteGraphQLDataSource<GatewayContext>>[0],
+  ) {
+    super(config);
+  }
+
+  /**
+   * Each request carries a token the gateway minted for this subgraph, never the client's credentials, plus the
+   * request id (to correlate logs) and the headers the allowlist passes on. Nothing else of the client's request does.
+   */
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+    const headers = request.http?.headers;
+    if (headers === undefined) return;
+    const forwarded: Readonly<Record<string, string>> = context.forwardedHeaders ?? {};
+    for (const [name, value] of Object.entries(forwarded)) headers.set(name, value);
+    if (context.requestId) headers.set('x-request-id', context.requestId);
+    headers.set('authorization', `Bearer ${await this.tokens.tokenFor(this.subgraph, context.principal ?? ANONYMOUS)}`);
   }
 }

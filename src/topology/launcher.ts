@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { subgraphUrlVariable } from '../config.js';
 import type { ServiceSpec, Topology } from './composeFile.js';
@@ -12,7 +13,7 @@ export interface LaunchOptions {
   baseEnv: Environment;
   /** Where commands run; the compose file's folder when absent. */
   cwd?: string;
-  /** `declared`: the ports the compose file gives (npm start). `ephemeral`: port 0 everywhere (tests). */
+  /** `declared`: the ports the compose file gives (npm start). `ephemeral`: free ports picked at launch (tests). */
   ports: 'declared' | 'ephemeral';
   /** Overrides for the gateway's environment after the compose file's (e.g. NODE_ENV=development for local work). */
   gatewayEnv?: Environment;
@@ -37,27 +38,21 @@ export interface RunningTopology {
 
 /**
  * Runs the compose file's topology as local processes, without Docker: each subgraph with its command and
- * environment, then the gateway pointed at them. Service hostnames become 127.0.0.1, since there is no compose network:
- * every process binds to loopback, and the gateway gets `SUBGRAPH_<NAME>_URL` for each subgraph.
- * If anything fails to start, everything already started is stopped before the error is thrown.
+ * environment, then the gateway pointed at them. There is no compose network here, so every process binds to
+ * 127.0.0.1 and, in every environment value, a URL naming a service at its container port (`http://gateway:4000`)
+ * is rewritten to where that service listens locally. `${VAR}` and `${VAR:-default}` are filled from `baseEnv`,
+ * as compose does. If anything fails to start, everything already started is stopped before the error is thrown.
  */
 export async function launchTopology(options: LaunchOptions): Promise<RunningTopology> {
   const cwd = options.cwd ?? options.topology.projectDir;
+  const { subgraphs, gateway } = options.topology;
+  const services: ServiceSpec[] = [...subgraphs, gateway];
   const started: ServiceProcess[] = [];
   let stopping = false;
   let reportExit: (exit: { service: string; code: number | null }) => void = () => undefined;
   const exited = new Promise<{ service: string; code: number | null }>((resolve) => {
     reportExit = resolve;
   });
-
-  const start = async (service: ServiceSpec, env: Environment): Promise<string> => {
-    const spawned = spawnService({ service, env, cwd, output: options.output, startTimeoutMs: options.startTimeoutMs });
-    started.push(spawned);
-    void spawned.exited.then((code) => {
-      if (!stopping) reportExit({ service: service.name, code });
-    });
-    return spawned.url;
-  };
 
   // Should the launcher's own process end without stop() (a crash, a test runner tearing down a worker), its
   // children must not outlive it, holding ports: 'exit' handlers may only act synchronously, so they are killed.
@@ -71,19 +66,75 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
     for (const service of [...started].reverse()) await service.stop(options.stopTimeoutMs);
   };
 
-  const port = options.ports === 'ephemeral' ? { PORT: '0' } : {};
   try {
-    const { subgraphs, gateway } = options.topology;
-    const urls = await Promise.all(subgraphs.map((subgraph) => start(subgraph, { ...options.baseEnv, ...subgraph.environment, HOST: '127.0.0.1', ...port })));
-    const subgraphUrls = Object.fromEntries(subgraphs.map((subgraph, index) => [subgraph.name, urls[index] ?? '']));
-    const gatewayEnv: Record<string, string | undefined> = { ...options.baseEnv, ...gateway.environment, HOST: '127.0.0.1', ...port, ...options.gatewayEnv };
+    const localPorts = options.ports === 'ephemeral' ? await freePorts(services.length) : services.map((service) => declaredPort(service));
+    const local = new Map(services.map((service, index) => [service.name, { containerPort: declaredPort(service), localPort: localPorts[index] ?? 0 }]));
+    const localise = (value: string): string => {
+      let result = interpolate(value, options.baseEnv);
+      for (const [name, { containerPort, localPort }] of local) {
+        result = result.replaceAll(`://${name}:${containerPort}`, `://127.0.0.1:${localPort}`);
+      }
+      return result;
+    };
+    const environment = (service: ServiceSpec, overrides: Environment = {}): Record<string, string | undefined> => ({
+      ...options.baseEnv,
+      ...Object.fromEntries(Object.entries(service.environment).map(([key, value]) => [key, localise(value)])),
+      HOST: '127.0.0.1',
+      PORT: String(local.get(service.name)?.localPort),
+      ...overrides,
+    });
+    const start = (service: ServiceSpec, env: Environment): Promise<string> => {
+      const spawned = spawnService({ service, env, cwd, output: options.output, startTimeoutMs: options.startTimeoutMs });
+      started.push(spawned);
+      void spawned.exited.then((code) => {
+        if (!stopping) reportExit({ service: service.name, code });
+      });
+      return spawned.url;
+    };
+
+    const subgraphUrls = Object.fromEntries(subgraphs.map((subgraph) => [subgraph.name, localise(subgraph.url.href)]));
+    const gatewayEnv: Record<string, string | undefined> = { ...options.gatewayEnv };
     for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[subgraphUrlVariable(name)] = url;
-    const gatewayUrl = new URL(await start(gateway, gatewayEnv)).origin;
+    // Subgraphs fetch the gateway's keys only when the first request arrives, so all may start at once.
+    const urls = await Promise.all([...subgraphs.map((subgraph) => start(subgraph, environment(subgraph))), start(gateway, environment(gateway, gatewayEnv))]);
+    const gatewayUrl = new URL(urls[urls.length - 1] ?? '').origin;
     return { gatewayUrl, subgraphUrls, exited, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The port a service listens on as the compose file declares it: its PORT variable, else the gateway's published port. */
+function declaredPort(service: ServiceSpec): number {
+  const port = Number(service.environment['PORT'] ?? ('publishedPort' in service ? service.publishedPort : Number.NaN));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${service.name}: declare the port it listens on as environment PORT`);
+  return port;
+}
+
+/** Compose's variable syntax: `${VAR}`, `${VAR:-default}` (also when empty), `${VAR-default}` (when unset), `$$`. */
+export function interpolate(value: string, env: Environment): string {
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (match, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
+    if (match === '$$') return '$';
+    const current = env[name ?? ''];
+    if (operator === ':-') return current === undefined || current === '' ? (fallback ?? '') : current;
+    if (operator === '-') return current === undefined ? (fallback ?? '') : current;
+    return current ?? '';
+  });
+}
+
+/** Ports free right now, found by binding port 0; for tests, where a race with another process is harmless. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 export interface ServiceProcess {

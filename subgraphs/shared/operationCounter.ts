@@ -7,6 +7,10 @@ import type { ApolloServerPlugin } from '@apollo/server';
  */
 export class OperationCounter {
   received = 0;
+  /** Requests refused before any GraphQL ran: no valid gateway token. */
+  rejected = 0;
+  /** The headers of the last request that reached GraphQL, so tests can see exactly what the gateway sent. */
+  lastHeaders: Readonly<Record<string, string>> = {};
   readonly fields = new Map<string, number>();
 
   count(field: string): number {
@@ -15,13 +19,16 @@ export class OperationCounter {
 
   reset(): void {
     this.received = 0;
+    this.rejected = 0;
+    this.lastHeaders = {};
     this.fields.clear();
   }
 
   plugin(): ApolloServerPlugin {
     return {
-      requestDidStart: async () => {
+      requestDidStart: async ({ request }) => {
         this.received += 1;
+        this.lastHeaders = Object.fromEntries(request.http?.headers ?? []);
         return {
           didResolveOperation: async ({ operation }) => {
             if (!operation) return;

@@ -1,0 +1,107 @@
+import { createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import type { KeySource } from '../config.js';
+import type { Logger } from '../logger.js';
+import { loadOrCreateDevKey } from './devIssuer.js';
+
+/** The public keys that verify client tokens. */
+export interface ClientKeys {
+  getKey: JWTVerifyGetKey;
+  /** Changes whenever the key set changes, so results verified under an older set can be dropped. */
+  generation(): number;
+  close(): void;
+}
+
+/** Opens the configured key source. A file that cannot be read or holds no usable key fails here, at start. */
+export async function openClientKeys(source: KeySource, logger: Logger): Promise<ClientKeys> {
+  switch (source.kind) {
+    case 'jwks':
+      return remoteKeys(source, logger);
+    case 'file':
+      return staticKeys(await keysFromFile(source.path));
+    case 'dev': {
+      const devKey = await loadOrCreateDevKey(source.path);
+      logger.warn({ file: source.path }, 'development key source: tokens from `npm run token` are accepted; never use this in production');
+      return staticKeys({ keys: [devKey.publicJwk] });
+    }
+    default: {
+      const unreachable: never = source;
+      throw new Error(`unknown key source ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/**
+ * Keys known at start. A key without a `kid` (as PEM keys are) still verifies a token whose header names a kid,
+ * chosen by key type and algorithm, when no key matches the kid itself.
+ */
+function staticKeys(set: JSONWebKeySet): ClientKeys {
+  const byKid = createLocalJWKSet(set);
+  const kidless = set.keys.filter((key) => key.kid === undefined);
+  const byType = createLocalJWKSet({ keys: kidless });
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await byKid(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey) || kidless.length === 0) throw error;
+      return byType({ ...header, kid: undefined }, token);
+    }
+  };
+  return { getKey, generation: () => 0, close: () => undefined };
+}
+
+/**
+ * An identity provider's JWKS through jose's remote key set, which caches keys and refetches on an unknown `kid` at
+ * most once per cooldown (so a flood of made-up kids cannot hammer the provider). On top of it:
+ * - the cache never expires on its own; a background refresh replaces it instead, and a failed refresh keeps the
+ *   keys already known, so a provider outage does not lock every caller out;
+ * - every fetch that returns a different set bumps the generation, which drops tokens verified under the old set.
+ */
+function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger): ClientKeys {
+  let generation = 0;
+  let lastBody: string | undefined;
+  const fetchAndCompare = async (url: string, init: RequestInit): Promise<Response> => {
+    const response = await fetch(url, init);
+    if (!response.ok) return response;
+    const body = await response.text();
+    if (body !== lastBody) {
+      if (lastBody !== undefined) logger.info({ url }, 'the identity provider\'s key set changed');
+      lastBody = body;
+      generation += 1;
+    }
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+  const getKey = createRemoteJWKSet(new URL(source.url), {
+    cooldownDuration: source.cooldownMs,
+    cacheMaxAge: Number.POSITIVE_INFINITY,
+    timeoutDuration: source.timeoutMs,
+    [customFetch]: fetchAndCompare,
+  });
+  const refresh = setInterval(() => {
+    getKey.reload().catch((error: unknown) => logger.warn({ err: error, url: source.url }, 'refreshing the identity provider\'s keys failed; the known keys stay in use'));
+  }, source.refreshMs);
+  refresh.unref();
+  return { getKey, generation: () => generation, close: () => clearInterval(refresh) };
+}
+
+/** Reads public keys from a file: PEM (keys or certificates, one or more), a JWK, or a JWK set. */
+async function keysFromFile(path: string): Promise<JSONWebKeySet> {
+  const text = await readFile(path, 'utf8');
+  let keys: JWK[];
+  if (text.trimStart().startsWith('{')) {
+    const parsed = JSON.parse(text) as JWK | JSONWebKeySet;
+    keys = 'keys' in parsed && Array.isArray(parsed.keys) ? parsed.keys : [parsed as JWK];
+  } else {
+    const blocks = text.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
+    // createPublicKey would quietly derive a public key from a private one: a private key here is a mistake to report.
+    if (blocks.some((block) => block.includes('PRIVATE KEY'))) throw new Error(`${path} holds a private key: give the gateway public keys only`);
+    keys = blocks.map((block) => createPublicKey(block).export({ format: 'jwk' }) as JWK);
+  }
+  for (const key of keys) {
+    if (key.d !== undefined) throw new Error(`${path} holds a private key: give the gateway public keys only`);
+    if (key.kty === 'oct') throw new Error(`${path} holds a symmetric key: only public keys (RSA, EC, OKP) verify client tokens`);
+  }
+  if (keys.length === 0) throw new Error(`${path} holds no public key (expected PEM, a JWK or a JWK set)`);
+  return { keys };
+}

@@ -1,0 +1,6 @@
+/** Who is calling: established once per request from its bearer token, read by every later step. */
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'user'; readonly subject: string; readonly roles: readonly string[]; readonly scopes: readonly string[] };
+
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });

@@ -1,0 +1,292 @@
+import { request as httpRequest } from 'node:http';
+import { createPublicKey } from 'node:crypto';
+import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type GraphQLResponse, type Stack } from './harness.js';
+import { createSigningKey, TestIssuer, type SigningKey } from './testIssuer.js';
+
+const ME = '{ me { id username } }';
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** The checks every refused request gets: status, challenge, code, a message that does not echo the token. */
+function expectRefused(response: GraphQLResponse, status: number, error: 'invalid_token' | 'invalid_request', message: string | RegExp): void {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer error="${error}", error_description="[^"]+"$`));
+  expect(response.body.data).toBeUndefined();
+  expect(response.body.errors).toHaveLength(1);
+  expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  expect(response.body.errors?.[0]?.message).toMatch(message);
+  expect(JSON.stringify(response.body)).not.toMatch(/eyJ/);
+}
+
+describe('client tokens, verified against an identity provider\'s JWKS', () => {
+  let issuer: TestIssuer;
+  let rsa: SigningKey;
+  let ec: SigningKey;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    rsa = await createSigningKey('RS256', 'rsa-1');
+    ec = await createSigningKey('ES256', 'ec-1');
+    issuer = await TestIssuer.start([rsa, ec]);
+    stack = await startStack({ env: issuer.env() });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await issuer.stop();
+  });
+
+  /** After every refusal the gateway must still serve a valid caller. */
+  async function expectNextRequestServed(): Promise<void> {
+    const next = await stack.query(ME, { headers: bearer(await issuer.sign({ subject: '2' })) });
+    expect(next.body).toEqual({ data: { me: { id: '2', username: '@complete' } } });
+  }
+
+  it.each([
+    ['RS256', '1', '@ada'],
+    ['ES256', '3', '@grace'],
+  ] as const)('accepts a valid %s token, and its subject reaches the accounts subgraph as `me`', async (alg, subject, username) => {
+    const token = await issuer.sign({ key: alg === 'RS256' ? rsa : ec, subject });
+    const response = await stack.query(ME, { headers: bearer(token) });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ data: { me: { id: subject, username } } });
+  });
+
+  it('treats a request without a token as anonymous', async () => {
+    const response = await stack.query(ME);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ data: { me: null } });
+  });
+
+  const now = () => Math.floor(Date.now() / 1000);
+  it.each<[string, () => Promise<string>, RegExp]>([
+    ['an expired token', () => issuer.sign({ expiresIn: now() - 60 }), /expired/],
+    ['a token not valid yet', () => issuer.sign({ notBefore: now() + 3600 }), /not valid yet/],
+    ['a token from another issuer', () => issuer.sign({ issuer: 'https://evil.test/' }), /issuer/],
+    ['a token for another audience', () => issuer.sign({ audience: 'https://other-api.test' }), /audience/],
+    ['a token with alg none', async () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: '1', iss: 'https://issuer.test/', aud: 'https://api.test', exp: now() + 300 })}.`, /algorithm|malformed/],
+    ['an HS256 token whose secret is the RSA public key', async () => {
+      const secret = new TextEncoder().encode(createPublicKey({ key: rsa.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString());
+      return new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).setSubject('1').setIssuer('https://issuer.test/').setAudience('https://api.test').setExpirationTime('5m').sign(secret);
+    }, /algorithm/],
+    ['a token whose payload was changed after signing', async () => {
+      const [header, , signature] = (await issuer.sign({ subject: '1' })).split('.');
+      return `${header}.${base64url({ sub: '6', iss: 'https://issuer.test/', aud: 'https://api.test', exp: now() + 300 })}.${signature}`;
+    }, /signature/],
+    ['a token that names no subject', async () => {
+      return new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setIssuer('https://issuer.test/').setAudience('https://api.test').setExpirationTime('5m').sign(rsa.privateKey);
+    }, /subject/],
+    ['a token that is not a JWT', async () => 'not.a.jwt', /malformed/],
+  ])('refuses %s with 401 invalid_token, and serves the next request', async (_case, makeToken, message) => {
+    const response = await stack.query(ME, { headers: bearer(await makeToken()) });
+    expectRefused(response, 401, 'invalid_token', message);
+    expect(stack.subgraphs.accounts.counter.lastHeaders['authorization']).not.toBeUndefined();
+    await expectNextRequestServed();
+  });
+
+  it.each([
+    ['another scheme', 'Basic dXNlcjpwYXNz'],
+    ['Bearer without a token', 'Bearer'],
+    ['two tokens', 'Bearer abc def'],
+    ['an oversized token', `Bearer ${'a'.repeat(9_000)}`],
+  ])('refuses an Authorization header with %s with 400 invalid_request', async (_case, header) => {
+    const response = await stack.query(ME, { headers: { authorization: header } });
+    expectRefused(response, 400, 'invalid_request', /Authorization header/);
+    await expectNextRequestServed();
+  });
+
+  it('refuses two Authorization headers with 400 invalid_request, though Node keeps only the first', async () => {
+    const token = await issuer.sign();
+    const response = await new Promise<GraphQLResponse>((resolve, reject) => {
+      const request = httpRequest(`${stack.url}/graphql`, { method: 'POST' }, (answer) => {
+        let text = '';
+        answer.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => {
+          const headers = new Headers(Object.entries(answer.headers).map(([name, value]) => [name, String(value)]));
+          resolve({ status: answer.statusCode ?? 0, headers, body: JSON.parse(text) as GraphQLResponse['body'] });
+        });
+      });
+      request.on('error', reject);
+      request.setHeader('content-type', 'application/json');
+      request.setHeader('authorization', [`Bearer ${token}`, `Bearer ${token}`]);
+      request.end(JSON.stringify({ query: ME }));
+    });
+    expectRefused(response, 400, 'invalid_request', /one Authorization header/);
+    await expectNextRequestServed();
+  });
+
+  it('sends the subgraph a token of its own: never the client\'s, addressed to that subgraph, short-lived, with the caller\'s identity', async () => {
+    const clientToken = await issuer.sign({ subject: '5', claims: { roles: ['admin', 'editor'], scope: 'read:reviews write:reviews' } });
+    const response = await stack.query(ME, { headers: { ...bearer(clientToken), cookie: 'session=secret', 'x-tenant': 'acme' } });
+    expect(response.body).toEqual({ data: { me: { id: '5', username: '@substitute' } } });
+
+    const sent = stack.subgraphs.accounts.counter.lastHeaders;
+    expect(sent['authorization']).not.toContain(clientToken);
+    expect(sent['cookie']).toBeUndefined();
+    expect(sent['x-tenant']).toBeUndefined();
+    expect(sent['x-request-id']).toBe(response.headers.get('x-request-id'));
+    const gatewayToken = (sent['authorization'] ?? '').replace(/^Bearer /, '');
+    expect(decodeProtectedHeader(gatewayToken)).toMatchObject({ alg: 'ES256' });
+    const claims = decodeJwt(gatewayToken);
+    expect(claims).toMatchObject({ iss: 'graphql-gateway', aud: 'accounts', sub: '5', roles: ['admin', 'editor'], scopes: ['read:reviews', 'write:reviews'] });
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBeLessThanOrEqual(10);
+  });
+
+  it('publishes its own public key, and only that, at /.well-known/jwks.json', async () => {
+    const response = await fetch(`${stack.url}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+  });
+});
+
+describe('subgraphs trust only the gateway', () => {
+  let stack: Stack;
+  let issuer: TestIssuer;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start([await createSigningKey('ES256', 'ec-1')]);
+    stack = await startStack({ env: issuer.env() });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await issuer.stop();
+  });
+
+  const forged = async (key: SigningKey) =>
+    new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setSubject('1').setIssuer('graphql-gateway').setAudience('accounts').setExpirationTime('10s').sign(key.privateKey);
+
+  it.each([
+    ['no token', async () => undefined],
+    ['a client token', async () => issuer.sign()],
+    ['a token that looks like the gateway\'s but is signed by another key', async () => forged(await createSigningKey('ES256', 'forger'))],
+  ])('answers a direct call with %s with 401, for queries, _service and _entities alike', async (_case, makeToken) => {
+    const token = await makeToken();
+    const accounts = stack.subgraphs.accounts;
+    const received = accounts.counter.received;
+    const rejected = accounts.counter.rejected;
+    for (const query of ['{ users { email } }', '{ _service { sdl } }', '{ _entities(representations: [{ __typename: "User", id: "1" }]) { ... on User { email } } }']) {
+      const response = await fetch(accounts.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token === undefined ? {} : bearer(token)) },
+        body: JSON.stringify({ query }),
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(await response.json()).toEqual({ errors: [{ message: 'Only the gateway may call this service', extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    expect(accounts.counter.received).toBe(received);
+    expect(accounts.counter.rejected).toBe(rejected + 3);
+  });
+
+  it('refuses a gateway token addressed to another subgraph', async () => {
+    await stack.query('{ topProducts(first: 1) { name } }');
+    const productsToken = stack.subgraphs.products.counter.lastHeaders['authorization'] ?? '';
+    expect(productsToken).toMatch(/^Bearer ey/);
+    const response = await fetch(stack.subgraphs.accounts.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: productsToken },
+      body: JSON.stringify({ query: '{ users { email } }' }),
+    });
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('unknown key ids', () => {
+  it('refetch the JWKS once, then are refused; a flood of them fetches at most once per cooldown', async () => {
+    const cooldownMs = 1_000;
+    const issuer = await TestIssuer.start([await createSigningKey('RS256', 'rsa-1')]);
+    const stack = await startStack({ env: issuer.env({ JWT_JWKS_COOLDOWN_MS: String(cooldownMs) }) });
+    try {
+      expect((await stack.query(ME, { headers: bearer(await issuer.sign()) })).status).toBe(200);
+      expect(issuer.fetches).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, cooldownMs + 100));
+
+      const ghost = await createSigningKey('RS256', 'ghost');
+      expectRefused(await stack.query(ME, { headers: bearer(await issuer.sign({ key: ghost })) }), 401, 'invalid_token', /unknown key/);
+      expect(issuer.fetches).toBe(2);
+
+      const started = Date.now();
+      for (let index = 0; index < 30; index += 1) {
+        const flood = await stack.query(ME, { headers: bearer(await issuer.sign({ key: ghost, kid: `ghost-${index}` })) });
+        expect(flood.status).toBe(401);
+      }
+      expect(issuer.fetches).toBeLessThanOrEqual(2 + Math.floor((Date.now() - started) / cooldownMs));
+      expect((await stack.query(ME, { headers: bearer(await issuer.sign({ subject: '3' })) })).body).toEqual({ data: { me: { id: '3', username: '@grace' } } });
+    } finally {
+      await stack.stop();
+      await issuer.stop();
+    }
+  });
+});
+
+describe('key rotation at the identity provider', () => {
+  it('accepts tokens of the new key and refuses those of the removed key, even ones accepted before', async () => {
+    const oldKey = await createSigningKey('RS256', 'old');
+    const newKey = await createSigningKey('RS256', 'new');
+    const issuer = await TestIssuer.start([oldKey]);
+    const stack = await startStack({ env: issuer.env({ JWT_JWKS_COOLDOWN_MS: '100' }) });
+    try {
+      const oldToken = await issuer.sign({ key: oldKey, subject: '1' });
+      expect((await stack.query(ME, { headers: bearer(oldToken) })).body).toEqual({ data: { me: { id: '1', username: '@ada' } } });
+
+      issuer.keys = [newKey];
+      await new Promise((resolve) => setTimeout(resolve, 150)); // past the cooldown since the last fetch
+      const newToken = await issuer.sign({ key: newKey, subject: '4' });
+      expect((await stack.query(ME, { headers: bearer(newToken) })).body).toEqual({ data: { me: { id: '4', username: '@ewd' } } });
+
+      const stale = await stack.query(ME, { headers: bearer(oldToken) });
+      expectRefused(stale, 401, 'invalid_token', /unknown key/);
+    } finally {
+      await stack.stop();
+      await issuer.stop();
+    }
+  });
+});
+
+describe('an identity provider that is down', () => {
+  it('answers 503 without a crash while no key is known, keeps serving anonymous callers, and recovers when it returns', async () => {
+    const key = await createSigningKey('ES256', 'ec-1');
+    const issuer = await TestIssuer.start([key]);
+    issuer.down = true;
+    const stack = await startStack({ env: issuer.env({ JWT_JWKS_TIMEOUT_MS: '1000' }) });
+    try {
+      const token = await issuer.sign({ subject: '6' });
+      const refused = await stack.query(ME, { headers: bearer(token) });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(refused.body).toEqual({ errors: [{ message: 'Credentials cannot be checked right now; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+      expect((await stack.query(ME)).body).toEqual({ data: { me: null } });
+
+      issuer.down = false;
+      expect((await stack.query(ME, { headers: bearer(token) })).body).toEqual({ data: { me: { id: '6', username: '@apollo11' } } });
+
+      // Once keys are known, an outage no longer matters to tokens signed with them.
+      issuer.down = true;
+      const another = await issuer.sign({ subject: '2' });
+      expect((await stack.query(ME, { headers: bearer(another) })).body).toEqual({ data: { me: { id: '2', username: '@complete' } } });
+    } finally {
+      await stack.stop();
+      await issuer.stop();
+    }
+  });
+});
+
+describe('AUTH_REQUIRED=true', () => {
+  it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
+    const issuer = await TestIssuer.start([await createSigningKey('ES256', 'ec-1')]);
+    const stack = await startStack({ env: issuer.env({ AUTH_REQUIRED: 'true' }) });
+    try {
+      const response = await stack.query(ME);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      expect(response.body).toEqual({ errors: [{ message: 'Authentication is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+      expect(stack.subgraphs.accounts.counter.received).toBe(0);
+      expect((await stack.query(ME, { headers: bearer(await issuer.sign({ subject: '1' })) })).status).toBe(200);
+    } finally {
+      await stack.stop();
+      await issuer.stop();
+    }
+  });
+});
