@@ -273,6 +273,22 @@ describe('an identity provider that is down', () => {
   });
 });
 
+describe('FORWARD_HEADERS', () => {
+  it('passes on exactly the listed client headers', async () => {
+    const stack = await startStack({ env: { FORWARD_HEADERS: 'x-tenant, Accept-Language' } });
+    try {
+      await stack.query('{ users { id } }', { headers: { 'x-tenant': 'acme', 'accept-language': 'de', 'x-other': 'no', cookie: 'a=b' } });
+      const sent = stack.subgraphs.accounts.counter.lastHeaders;
+      expect(sent['x-tenant']).toBe('acme');
+      expect(sent['accept-language']).toBe('de');
+      expect(sent['x-other']).toBeUndefined();
+      expect(sent['cookie']).toBeUndefined();
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('AUTH_REQUIRED=true', () => {
   it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
     const issuer = await TestIssuer.start([await createSigningKey('ES256', 'ec-1')]);

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseTopology, readTopology, TopologyError } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
+import { interpolate } from '../src/topology/launcher.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -129,5 +130,20 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^COPY schema schema$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^FROM node:20/m);
+  });
+});
+
+describe('the launcher', () => {
+  it.each([
+    ['${A}', 'x'],
+    ['${UNSET}', ''],
+    ['${UNSET:-fallback}', 'fallback'],
+    ['${EMPTY:-fallback}', 'fallback'],
+    ['${EMPTY-fallback}', ''],
+    ['${UNSET-fallback}', 'fallback'],
+    ['$${A}', '${A}'],
+    ['http://${A}:1/${A:-y}', 'http://x:1/x'],
+  ])('interpolates %s as compose does', (value, expected) => {
+    expect(interpolate(value, { A: 'x', EMPTY: '' })).toBe(expected);
   });
 });
