@@ -60,6 +60,8 @@ export interface GatewayConfig {
   forwardHeaders: readonly string[];
   auth: AuthConfig;
   subgraphTokens: SubgraphTokenConfig;
+  /** What happens to a query field the caller may not read: `remove` it (partial result) or `reject` the operation. */
+  deniedQueryFields: 'remove' | 'reject';
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -109,6 +111,7 @@ const environmentSchema = z.object({
   GATEWAY_SIGNING_KEY_FILE: z.string().min(1).optional(),
   GATEWAY_TOKEN_ISSUER: z.string().min(1).default('graphql-gateway'),
   GATEWAY_TOKEN_TTL_SEC: integer(2, 300).default(10),
+  AUTHZ_DENIED_QUERY_FIELDS: z.enum(['remove', 'reject'], { error: 'must be remove (partial result) or reject (refuse the operation)' }).default('remove'),
   INTROSPECTION: booleanFlag.optional(),
   SANDBOX: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -179,6 +182,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     forwardHeaders,
     auth,
     subgraphTokens: { signingKeyFile: values.GATEWAY_SIGNING_KEY_FILE, issuer: values.GATEWAY_TOKEN_ISSUER, ttlSec: values.GATEWAY_TOKEN_TTL_SEC },
+    deniedQueryFields: values.AUTHZ_DENIED_QUERY_FIELDS,
     introspection: values.INTROSPECTION ?? mode === 'development',
     sandbox: values.SANDBOX ?? mode === 'development',
     logLevel: values.LOG_LEVEL,

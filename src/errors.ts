@@ -10,6 +10,8 @@ export const ErrorCode = {
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   /** A subgraph this request needed could not be reached or did not answer in time; retrying later may work. */
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The caller may not read this field or run this operation. */
+  Forbidden: 'FORBIDDEN',
   /** The request's credentials are missing (where required), malformed, or not valid. */
   Unauthenticated: 'UNAUTHENTICATED',
   /** The gateway has no supergraph loaded yet, or is shutting down. */
@@ -41,6 +43,7 @@ const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
   ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ErrorCode.Forbidden,
 ]);
 
 /**

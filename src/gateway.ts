@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createAuthenticate } from './auth/authenticate.js';
+import { authorizedGateway } from './authz/authorizedGateway.js';
+import { policies, ruleTree, shieldOptions } from './permissions/index.js';
 import { ANONYMOUS } from './auth/principal.js';
 import { openClientKeys, type ClientKeys } from './auth/clientKeys.js';
 import { loadOrCreateDevKey } from './auth/devIssuer.js';
@@ -72,9 +74,17 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       supergraphSdl: fileSupergraphManager({ path: config.supergraphPath, logger, onReload: dependencies.onSupergraphReload }),
       buildService: dataSources.buildService,
       logger,
+      // Otherwise, outside NODE_ENV=production, any client could ask for the query plan, which names the subgraphs.
+      __exposeQueryPlanExperimental: false,
+    });
+    const gateway = authorizedGateway(apolloGateway, {
+      policy: { ruleTree, policies, options: shieldOptions },
+      deniedQueryFields: config.deniedQueryFields,
+      logger,
+      dataSource: dataSources.get,
     });
     const apollo = new ApolloServer<GatewayContext>({
-      gateway: apolloGateway,
+      gateway,
       logger,
       introspection: config.introspection,
       // No "Did you mean ..." that would name fields a caller cannot discover by introspection.

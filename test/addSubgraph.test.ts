@@ -74,6 +74,15 @@ describe('adding a subgraph through the compose file', () => {
         ],
       },
     });
+
+    // A field its team declared no access for stays denied, to everyone, and the permissions check names it.
+    const undecided = await postGraphQL(running.gatewayUrl, '{ product(upc: "1") { name carbonFootprint } }');
+    expect(undecided.body).toEqual({
+      data: { product: { name: 'Table', carbonFootprint: null } },
+      errors: [{ message: 'Not authorised', locations: [{ line: 1, column: 28 }], path: ['product', 'carbonFootprint'], extensions: { code: 'FORBIDDEN' } }],
+    });
+    const check = run('npx', ['tsx', join(ROOT, 'scripts/permissions.ts'), '--check', '--supergraph', join(project, 'schema/supergraph.graphql')], { cwd: ROOT });
+    await expect(check).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('1 field(s) have no rule and are denied to everyone:\n  - Product.carbonFootprint\n') });
   }, 60_000);
 
   it('stops every process it started', async () => {

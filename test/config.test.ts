@@ -28,6 +28,7 @@ describe('loadConfig', () => {
         tokenCacheSize: 10000,
       },
       subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
+      deniedQueryFields: 'remove',
     });
   });
 

@@ -11,7 +11,8 @@ describe('queries through the gateway', () => {
 
   it('answers the benchmark TestQuery, which joins all four subgraphs, with exactly the expected data', async () => {
     expect(providedUsernamesMatchAccounts()).toBe(true);
-    const response = await stack.query(TEST_QUERY);
+    // `users` is for signed-in callers; everything else the query selects is public.
+    const response = await stack.query(TEST_QUERY, { headers: await stack.as({ subject: '1' }) });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/graphql-response\+json/);
     expect(response.body.errors).toBeUndefined();
@@ -100,9 +101,10 @@ describe('mutations', () => {
   afterAll(() => stack.stop());
 
   it('creates a product and changes its price, and the change is visible to later queries', async () => {
-    const created = await stack.query('mutation { createProduct(upc: "100", name: "Stool", price: 45, weight: 30) { upc name price shippingEstimate } }');
+    const admin = { headers: await stack.as({ subject: '6', roles: ['admin'] }) };
+    const created = await stack.query('mutation { createProduct(upc: "100", name: "Stool", price: 45, weight: 30) { upc name price shippingEstimate } }', admin);
     expect(created.body).toEqual({ data: { createProduct: { upc: '100', name: 'Stool', price: 45, shippingEstimate: 15 } } });
-    const updated = await stack.query('mutation { updatePrice(upc: "100", price: 2500) { price shippingEstimate } }');
+    const updated = await stack.query('mutation { updatePrice(upc: "100", price: 2500) { price shippingEstimate } }', admin);
     expect(updated.body).toEqual({ data: { updatePrice: { price: 2500, shippingEstimate: 0 } } });
     const read = await stack.query('{ product(upc: "100") { name price } }');
     expect(read.body).toEqual({ data: { product: { name: 'Stool', price: 2500 } } });
@@ -111,19 +113,21 @@ describe('mutations', () => {
   });
 
   it('creates and deletes a review, which appears on and then leaves its product', async () => {
-    const created = await stack.query('mutation { createReview(upc: "4", body: "Bright and steady.", rating: 4) { id rating product { name } } }');
+    const author = { headers: await stack.as({ subject: '3' }) };
+    const created = await stack.query('mutation { createReview(upc: "4", body: "Bright and steady.", rating: 4) { id rating product { name } author { username } } }', author);
     const review = (created.body.data?.['createReview'] ?? null) as { id: string } | null;
     expect(created.body.errors).toBeUndefined();
-    expect(created.body.data).toEqual({ createReview: { id: review?.id, rating: 4, product: { name: 'Lamp' } } });
+    expect(created.body.data).toEqual({ createReview: { id: review?.id, rating: 4, product: { name: 'Lamp' }, author: { username: '@grace' } } });
     const reviewIds = async () => {
       const response = await stack.query('{ product(upc: "4") { reviews { id } } }');
       return ((response.body.data?.['product'] as { reviews: { id: string }[] }).reviews).map((entry) => entry.id);
     };
     expect(await reviewIds()).toContain(review?.id);
-    const deleted = await stack.query('mutation Delete($id: ID!) { deleteReview(id: $id) }', { variables: { id: review?.id } });
+    const deleted = await stack.query('mutation Delete($id: ID!) { deleteReview(id: $id) }', { variables: { id: review?.id }, ...author });
     expect(deleted.body).toEqual({ data: { deleteReview: true } });
     expect(await reviewIds()).not.toContain(review?.id);
-    const again = await stack.query('mutation Delete($id: ID!) { deleteReview(id: $id) }', { variables: { id: review?.id } });
+    // An admin may delete any review; one that no longer exists deletes nothing.
+    const again = await stack.query('mutation Delete($id: ID!) { deleteReview(id: $id) }', { variables: { id: review?.id }, headers: await stack.as({ subject: '6', roles: ['admin'] }) });
     expect(again.body).toEqual({ data: { deleteReview: false } });
   });
 
@@ -134,7 +138,7 @@ describe('mutations', () => {
     ['a review of an unknown product', 'mutation { createReview(upc: "nope", body: "Hm", rating: 3) { id } }', 'createReview', 'No product with upc "nope"'],
     ['a duplicate upc', 'mutation { createProduct(upc: "1", name: "Again", price: 1) { upc } }', 'createProduct', 'A product with upc "1" already exists'],
   ])('refuses %s with a clear BAD_USER_INPUT error', async (_case, mutation, field, message) => {
-    const response = await stack.query(mutation);
+    const response = await stack.query(mutation, { headers: await stack.as({ subject: '6', roles: ['admin'] }) });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ data: { [field]: null }, errors: [{ message, path: [field], extensions: { code: 'BAD_USER_INPUT' } }] });
   });
@@ -159,7 +163,7 @@ describe('a subgraph that is down', () => {
     const raw = JSON.stringify(response.body);
     expect(raw).not.toMatch(/127\.0\.0\.1|inventory|ECONNREFUSED|serviceName|stack/i);
 
-    const next = await stack.query('{ users { username } }');
+    const next = await stack.query('{ users { username } }', { headers: await stack.as({ subject: '2' }) });
     expect(next.status).toBe(200);
     expect(next.body.errors).toBeUndefined();
     expect((next.body.data?.['users'] as unknown[]).length).toBe(6);

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type GatewayConfig } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
+import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 import type { SupergraphReload } from '../src/supergraph/fileSupergraphManager.js';
 import { createAccountsSubgraph } from '../subgraphs/accounts/subgraph.js';
 import { createInventorySubgraph } from '../subgraphs/inventory/subgraph.js';
@@ -43,6 +44,11 @@ export interface Stack {
   reloads: SupergraphReload[];
   /** POSTs a GraphQL request to /graphql. */
   query(query: string, options?: { variables?: Record<string, unknown>; headers?: Record<string, string>; operationName?: string }): Promise<GraphQLResponse>;
+  /**
+   * An `Authorization` header for a caller, signed by the development issuer (stacks without a configured key
+   * source only).
+   */
+  as(caller: { subject: string; roles?: string[]; scopes?: string[] }): Promise<Record<string, string>>;
   /** Stops one subgraph's HTTP server, to see how the gateway copes. */
   stopSubgraph(name: SubgraphName): Promise<void>;
   stop(): Promise<void>;
@@ -114,6 +120,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logs,
       reloads,
       query: (query, requestOptions = {}) => postGraphQL(url, query, requestOptions),
+      async as(caller) {
+        if (config.auth.keySource.kind !== 'dev') throw new Error('stack.as() signs development tokens: this stack has a real key source');
+        const token = await signDevToken(await loadOrCreateDevKey(config.auth.keySource.path), {
+          subject: caller.subject,
+          roles: caller.roles ?? [],
+          scopes: caller.scopes ?? [],
+          ttlSec: 300,
+        });
+        return { authorization: `Bearer ${token}` };
+      },
       async stopSubgraph(name) {
         await subgraphs[name].running?.close();
         subgraphs[name].running = undefined;

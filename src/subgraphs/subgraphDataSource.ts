@@ -23,8 +23,11 @@ export interface SubgraphDataSourceOptions {
  */
 export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   buildService: (definition: ServiceEndpointDefinition) => RemoteGraphQLDataSource<GatewayContext>;
+  /** The data source last built for a subgraph, for requests the gateway makes of its own (rules' look-ups). */
+  get: (subgraph: string) => RemoteGraphQLDataSource<GatewayContext> | undefined;
   close: () => void;
 } {
+  const built = new Map<string, RemoteGraphQLDataSource<GatewayContext>>();
   const httpAgent = new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, scheduling: 'lifo' });
   const fetcher = ((url: string, init: RequestInit) =>
@@ -37,8 +40,11 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
 
   return {
     buildService({ name, url }) {
-      return new SubgraphDataSource(name, options.tokens, { url: options.urls[name.toLowerCase()] ?? url, fetcher });
+      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[name.toLowerCase()] ?? url, fetcher });
+      built.set(name, dataSource);
+      return dataSource;
     },
+    get: (subgraph) => built.get(subgraph),
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { SupergraphManager } from '@apollo/gateway';
 import type { Logger } from '../logger.js';
+import { acknowledgeEnforcedSecurityFeatures } from './securityFeatures.js';
 
 /** What became of one change of the supergraph file. */
 export type SupergraphReload = { ok: true; path: string } | { ok: false; path: string; reason: string };
@@ -85,7 +86,7 @@ export function fileSupergraphManager(options: FileSupergraphOptions): Supergrap
 async function readSupergraph(path: string): Promise<string> {
   const sdl = await readFile(path, 'utf8');
   if (sdl.trim() === '') throw new Error(`${path} is empty`);
-  return sdl;
+  return acknowledgeEnforcedSecurityFeatures(sdl);
 }
 
 function firstLine(message: string): string {

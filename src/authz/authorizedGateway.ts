@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError, getVariableValues, Kind, print, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
+import { ANONYMOUS } from '../auth/principal.js';
+import type { GatewayContext } from '../context.js';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AuthzContext } from './authzContext.js';
+import { checkOperation, type OperationCheck } from './checkOperation.js';
+import { compilePolicy, type CompiledPolicy, type Policy } from './compilePolicy.js';
+import { entityFetcher } from './entityFetcher.js';
+import { fieldOwners } from './fieldOwners.js';
+import { createResultFilter, type ResultFilter } from './resultFilter.js';
+import { rewriteDocument } from './rewriteDocument.js';
+
+export interface AuthorizationOptions {
+  policy: Policy;
+  /** `remove`: a denied query field is left out and reported (partial result). `reject`: the whole operation is refused. */
+  deniedQueryFields: 'remove' | 'reject';
+  logger: Logger;
+  /** The gateway's data source per subgraph, for rules that look data up. */
+  dataSource: (subgraph: string) => RemoteGraphQLDataSource<GatewayContext> | undefined;
+}
+
+/** Everything authorization derives from one supergraph, built when it loads. */
+interface SchemaState {
+  policy: CompiledPolicy;
+  filter: ResultFilter;
+  owner: (typename: string, field: string) => string | undefined;
+}
+
+/**
+ * Wraps the Apollo Gateway so that the access policy decides, although the gateway runs a query plan and no resolver
+ * on its schema ever runs (which is why graphql-shield applied to that schema does nothing: apollo-server#3274).
+ *
+ * Before the plan runs, every selected field is checked (`checkOperation`). A denial inside a mutation, or any denial
+ * in `reject` mode, refuses the operation with 403 before a subgraph is called. Otherwise denied fields are removed
+ * from the document the gateway plans, and fields whose rule needs the parent object get the fields it reads added.
+ * After the plan ran, the client's own document is executed over the result (`createResultFilter`): denied and
+ * guarded fields become null with a FORBIDDEN error at their path. An operation with nothing denied or guarded runs
+ * untouched.
+ *
+ * The per-schema state is built at every supergraph load. If it cannot be built, every operation on that schema is
+ * refused: the policy fails closed.
+ */
+export function authorizedGateway(inner: GatewayInterface, options: AuthorizationOptions): GatewayInterface {
+  const { logger } = options;
+  const states = new WeakMap<GraphQLSchema, SchemaState | Error>();
+
+  const build = (apiSchema: GraphQLSchema, supergraphSdl: string): void => {
+    try {
+      const policy = compilePolicy(apiSchema, supergraphSdl, options.policy);
+      states.set(apiSchema, { policy, filter: createResultFilter(apiSchema, policy), owner: fieldOwners(supergraphSdl) });
+      for (const warning of policy.warnings) logger.warn({ warning }, 'access policy');
+      const log = policy.uncovered.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log({ deniedByFallback: policy.uncovered.length, fields: policy.uncovered }, `${policy.uncovered.length} fields have no rule and fall back to deny`);
+    } catch (error) {
+      states.set(apiSchema, error as Error);
+      logger.error({ err: error }, 'the access policy could not be applied to this supergraph: every operation is refused until it can');
+    }
+  };
+  inner.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => build(apiSchema, coreSupergraphSdl));
+
+  const wrap = (execute: GatewayExecutor): GatewayExecutor => async (requestContext) => {
+    const state = states.get(requestContext.schema);
+    if (state === undefined || state instanceof Error) {
+      throw new GraphQLError('Internal server error', { extensions: { code: ErrorCode.InternalServerError, http: { status: 500 } } });
+    }
+    const { document, operation } = requestContext;
+    if (operation === undefined) return execute(requestContext);
+    const { coerced: variables } = getVariableValues(requestContext.schema, operation.variableDefinitions ?? [], requestContext.request.variables ?? {});
+    // Variables that do not coerce are reported by the gateway's own check, in the executor below.
+    if (variables === undefined) return execute(requestContext);
+
+    const context = requestContext.context as GatewayContext;
+    const authz: AuthzContext = {
+      principal: context.principal ?? ANONYMOUS,
+      requestId: context.requestId,
+      fetchEntity: entityFetcher({ owner: state.owner, dataSource: options.dataSource, requestContext: requestContext as GatewayGraphQLRequestContext<GatewayContext> }),
+      _shield: { cache: {} },
+      onRuleError: (error, rule) => logger.error({ err: error, rule, requestId: context.requestId }, 'an access rule threw: the field is denied'),
+    };
+    const fragments: Record<string, FragmentDefinitionNode> = {};
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    }
+    const check = await checkOperation({ schema: requestContext.schema, operation, fragments, variables, policy: state.policy, context: authz });
+
+    const firstDenial = check.denied.values().next().value;
+    if (firstDenial !== undefined && (operation.operation === 'mutation' || options.deniedQueryFields === 'reject')) {
+      // Nothing runs: a mutation is all or nothing, and `reject` mode says so for queries too.
+      throw new GraphQLError(firstDenial.message, { extensions: { ...firstDenial.extensions, http: { status: 403 } } });
+    }
+    if (check.denied.size === 0 && check.guarded.size === 0) return execute(requestContext);
+
+    const rewritten = rewriteDocument(document, check);
+    const response = await execute({
+      ...requestContext,
+      document: rewritten,
+      // The gateway caches plans by queryHash: the rewritten document must not share the original's.
+      queryHash: rewrittenHash(requestContext.queryHash, check, rewritten),
+    });
+    if (response.data === undefined || response.data === null) return response;
+    const filtered = await state.filter({
+      document,
+      operationName: requestContext.operationName ?? undefined,
+      variables: requestContext.request.variables,
+      data: response.data,
+      check,
+      authz,
+    });
+    const errors = [...(response.errors ?? []), ...(filtered.errors ?? [])];
+    return { ...response, data: filtered.data ?? null, ...(errors.length > 0 ? { errors } : {}) };
+  };
+
+  return {
+    async load(loadOptions) {
+      const loaded = await inner.load(loadOptions);
+      return { ...loaded, executor: loaded.executor === null ? null : wrap(loaded.executor) };
+    },
+    onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
+    stop: () => inner.stop(),
+  };
+}
+
+/**
+ * A hash for the rewritten document, derived from the original's and from what the check changed (the source
+ * positions of removed and guarded fields and of the selection sets that gained fields). The rewrite is a function of
+ * exactly these, so equal hashes mean equal documents, without printing the document on every request.
+ */
+function rewrittenHash(queryHash: string, check: OperationCheck, rewritten: DocumentNode): string {
+  const nodes = [...check.denied.keys(), ...check.guarded, ...check.parentFields.keys(), ...check.abstractSelections];
+  // A document parsed without locations has no positions to go on: hash the printed rewrite instead.
+  if (nodes.some((node) => node.loc === undefined)) return createHash('sha256').update(print(rewritten)).digest('hex');
+  const positions = (of: Iterable<{ loc?: { start: number } | undefined }>) => [...of].map((node) => node.loc?.start).sort((a = 0, b = 0) => a - b).join(',');
+  const added = [...check.parentFields].map(([selectionSet, fields]) => `${selectionSet.loc?.start}:${[...fields].sort().join('+')}`).sort().join(',');
+  return createHash('sha256')
+    .update(`${queryHash}|d${positions(check.denied.keys())}|g${positions(check.guarded)}|a${added}|t${positions(check.abstractSelections)}`)
+    .digest('hex');
+}

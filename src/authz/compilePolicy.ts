@@ -1,0 +1,207 @@
+import {
+  getNamedType,
+  isIntrospectionType,
+  isObjectType,
+  Kind,
+  parse,
+  valueFromASTUntyped,
+  type DirectiveNode,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+} from 'graphql';
+import { and, deny, or, type IRules } from 'graphql-shield';
+import { hasScopes, isAuthenticated } from '../permissions/rules.js';
+import { isShieldRule, parentFragments, type ShieldOptions, type ShieldRule } from './ruleEvaluation.js';
+
+/** The access policy as written: a graphql-shield rule tree, the named rules `@policy` refers to, and shield's options. */
+export interface Policy {
+  ruleTree: IRules;
+  policies: Readonly<Record<string, ShieldRule>>;
+  options: ShieldOptions;
+}
+
+/** How one field of one object type is guarded. */
+export interface FieldPolicy {
+  rule: ShieldRule;
+  /** False when nothing names the field and the fallback rule decides it. */
+  explicit: boolean;
+  /** Fields of the parent object the rule reads (from its fragments), fetched for it even if the client did not ask. */
+  parentFields: readonly string[];
+  /** Where the rule comes from, for the access matrix: `rule tree`, `@authenticated`, ... */
+  sources: readonly string[];
+}
+
+/** The policy applied to one supergraph: a rule for every field, built once per schema. */
+export interface CompiledPolicy {
+  field(type: GraphQLObjectType, fieldName: string): FieldPolicy;
+  /** `Type.field` of every field only the fallback rule covers. */
+  uncovered: readonly string[];
+  /** Problems found while compiling that did not stop it (a rule for a field that no longer exists, ...). */
+  warnings: readonly string[];
+  options: ShieldOptions;
+}
+
+/**
+ * Resolves, for every field of every object type of the API schema, its rule: the rule tree's (field entry, else the
+ * type's `*` entry, else a rule for the whole type, else the fallback, exactly as graphql-shield looks rules up),
+ * combined with the rules the supergraph declares with @authenticated, @requiresScopes and @policy (all must allow).
+ * A field that only a directive names counts as covered: the directive is the decision.
+ *
+ * The directives are read from the supergraph SDL, since the API schema the gateway builds drops them. On a type they
+ * apply to every field that returns that type (as Apollo Router and Cosmo read them); on an interface field, to that
+ * field in every implementation.
+ */
+export function compilePolicy(schema: GraphQLSchema, supergraphSdl: string, policy: Policy): CompiledPolicy {
+  const warnings: string[] = [];
+  const directives = directiveRules(supergraphSdl, policy.policies, warnings);
+  const fields = new Map<string, FieldPolicy>();
+  const uncovered: string[] = [];
+  checkRuleTreeNamesExist(schema, policy.ruleTree, warnings);
+
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || isIntrospectionType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      const fromTree = treeRule(policy.ruleTree, type.name, field.name);
+      const declared = [
+        ...(directives.fields.get(`${type.name}.${field.name}`) ?? []),
+        ...type.getInterfaces().flatMap((iface) => directives.fields.get(`${iface.name}.${field.name}`) ?? []),
+        ...(directives.types.get(getNamedType(field.type).name) ?? []),
+      ];
+      const rules = [...(fromTree ? [fromTree] : declared.length === 0 ? [policy.options.fallbackRule] : []), ...declared.map((entry) => entry.rule)];
+      const rule = rules.length === 1 ? (rules[0] as ShieldRule) : and(...rules);
+      const explicit = fromTree !== undefined || declared.length > 0;
+      if (!explicit) uncovered.push(`${type.name}.${field.name}`);
+      fields.set(`${type.name}.${field.name}`, {
+        rule,
+        explicit,
+        parentFields: fragmentFields(rule, type, warnings),
+        sources: [...(fromTree ? ['rule tree'] : explicit ? [] : ['fallback']), ...declared.map((entry) => entry.source)],
+      });
+    }
+  }
+
+  return {
+    field(type, fieldName) {
+      const found = fields.get(`${type.name}.${fieldName}`);
+      // A field the schema does not have cannot be selected (validation ran first); deny all the same.
+      return found ?? { rule: deny, explicit: false, parentFields: [], sources: ['fallback'] };
+    },
+    uncovered,
+    warnings,
+    options: policy.options,
+  };
+}
+
+/** graphql-shield's lookup: a rule for every type, a type's rule, its field's rule, its `*` rule; undefined: fallback. */
+function treeRule(tree: IRules, typeName: string, fieldName: string): ShieldRule | undefined {
+  if (isShieldRule(tree)) return tree;
+  const forType = (tree as Record<string, unknown>)[typeName];
+  if (forType === undefined) return undefined;
+  if (isShieldRule(forType)) return forType;
+  const fieldMap = forType as Record<string, ShieldRule | undefined>;
+  return (Object.hasOwn(fieldMap, fieldName) ? fieldMap[fieldName] : undefined) ?? fieldMap['*'];
+}
+
+function checkRuleTreeNamesExist(schema: GraphQLSchema, tree: IRules, warnings: string[]): void {
+  if (isShieldRule(tree)) return;
+  for (const [typeName, entry] of Object.entries(tree as Record<string, unknown>)) {
+    const type = schema.getType(typeName);
+    if (!isObjectType(type)) {
+      warnings.push(`the rule tree names type ${typeName}, which the supergraph does not have`);
+      continue;
+    }
+    if (isShieldRule(entry)) continue;
+    for (const fieldName of Object.keys(entry as object)) {
+      if (fieldName !== '*' && type.getFields()[fieldName] === undefined) warnings.push(`the rule tree names ${typeName}.${fieldName}, which the supergraph does not have`);
+    }
+  }
+}
+
+/** The top-level fields a rule's fragments select: what the rule reads of its parent. */
+function fragmentFields(rule: ShieldRule, type: GraphQLObjectType, warnings: string[]): string[] {
+  const names = new Set<string>();
+  for (const fragment of parentFragments(rule)) {
+    const definition = parse(fragment).definitions[0];
+    if (definition?.kind !== Kind.FRAGMENT_DEFINITION) continue;
+    for (const selection of definition.selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD) continue;
+      if (type.getFields()[selection.name.value] === undefined) {
+        warnings.push(`a rule on ${type.name} reads ${selection.name.value} in its fragment, which ${type.name} does not have`);
+        continue;
+      }
+      names.add(selection.name.value);
+    }
+  }
+  return [...names];
+}
+
+interface DeclaredRule {
+  rule: ShieldRule;
+  source: string;
+}
+
+/** The authorization directives of a supergraph, by `Type.field` and by type name. */
+function directiveRules(
+  supergraphSdl: string,
+  policies: Readonly<Record<string, ShieldRule>>,
+  warnings: string[],
+): { fields: Map<string, DeclaredRule[]>; types: Map<string, DeclaredRule[]> } {
+  const fields = new Map<string, DeclaredRule[]>();
+  const types = new Map<string, DeclaredRule[]>();
+  const add = (map: Map<string, DeclaredRule[]>, key: string, rules: DeclaredRule[]) => {
+    if (rules.length > 0) map.set(key, [...(map.get(key) ?? []), ...rules]);
+  };
+
+  for (const definition of parse(supergraphSdl).definitions) {
+    if (!('name' in definition) || definition.name === undefined || !('directives' in definition)) continue;
+    const typeName = definition.name.value;
+    add(types, typeName, rulesOf(definition.directives ?? [], policies, warnings));
+    if ('fields' in definition && Array.isArray(definition.fields)) {
+      for (const field of definition.fields) {
+        if (field.kind !== Kind.FIELD_DEFINITION) continue;
+        add(fields, `${typeName}.${field.name.value}`, rulesOf(field.directives ?? [], policies, warnings));
+      }
+    }
+  }
+  return { fields, types };
+}
+
+function rulesOf(directives: readonly DirectiveNode[], policies: Readonly<Record<string, ShieldRule>>, warnings: string[]): DeclaredRule[] {
+  const rules: DeclaredRule[] = [];
+  for (const directive of directives) {
+    const argument = (name: string) => {
+      const node = directive.arguments?.find((candidate) => candidate.name.value === name);
+      return node === undefined ? undefined : valueFromASTUntyped(node.value);
+    };
+    switch (directive.name.value) {
+      case 'authenticated':
+        rules.push({ rule: isAuthenticated, source: '@authenticated' });
+        break;
+      case 'requiresScopes': {
+        // Apollo's semantics: any one of the inner lists, all scopes of that list.
+        const alternatives = nestedStrings(argument('scopes'));
+        rules.push({ rule: alternatives.length === 0 ? deny : or(...alternatives.map((scopes) => hasScopes(scopes))), source: '@requiresScopes' });
+        break;
+      }
+      case 'policy': {
+        const alternatives = nestedStrings(argument('policies')).map((names) =>
+          and(
+            ...names.map((name) => {
+              const named = policies[name];
+              if (named === undefined) warnings.push(`@policy names "${name}", which has no rule in src/permissions: it denies`);
+              return named ?? deny;
+            }),
+          ),
+        );
+        rules.push({ rule: alternatives.length === 0 ? deny : or(...alternatives), source: '@policy' });
+        break;
+      }
+    }
+  }
+  return rules;
+}
+
+function nestedStrings(value: unknown): string[][] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(Array.isArray).map((inner: unknown[]) => inner.filter((item): item is string => typeof item === 'string'));
+}
