@@ -3,6 +3,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createAuthenticate } from './auth/authenticate.js';
 import { authorizedGateway } from './authz/authorizedGateway.js';
+import type { Policy } from './authz/compilePolicy.js';
 import { policies, ruleTree, shieldOptions } from './permissions/index.js';
 import { ANONYMOUS } from './auth/principal.js';
 import { openClientKeys, type ClientKeys } from './auth/clientKeys.js';
@@ -24,6 +25,8 @@ export interface GatewayDependencies {
   logger: Logger;
   /** Told of every change of the supergraph file, applied or rejected. */
   onSupergraphReload?: (reload: SupergraphReload) => void;
+  /** The access policy; src/permissions' when absent. */
+  policy?: Policy;
 }
 
 export interface Gateway {
@@ -78,7 +81,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       __exposeQueryPlanExperimental: false,
     });
     const gateway = authorizedGateway(apolloGateway, {
-      policy: { ruleTree, policies, options: shieldOptions },
+      policy: dependencies.policy ?? { ruleTree, policies, options: shieldOptions },
       deniedQueryFields: config.deniedQueryFields,
       logger,
       dataSource: dataSources.get,

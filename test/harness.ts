@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, type GatewayConfig } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
+import type { Policy } from '../src/authz/compilePolicy.js';
 import { createLogger } from '../src/logger.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 import type { SupergraphReload } from '../src/supergraph/fileSupergraphManager.js';
@@ -57,6 +58,8 @@ export interface Stack {
 export interface StackOptions {
   /** Environment for the gateway's config, on top of a test default (development mode, port 0, quiet). */
   env?: Record<string, string>;
+  /** An access policy instead of src/permissions'. */
+  policy?: Policy;
 }
 
 /**
@@ -108,7 +111,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const reloads: SupergraphReload[] = [];
     const config: GatewayConfig = loadConfig({ ...env, ...options.env });
     const logger = createLogger({ level: config.logLevel, destination: logCollector(logs) });
-    const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload) });
+    const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload), ...(options.policy ? { policy: options.policy } : {}) });
     cleanups.push(() => gateway.stop());
     const { url } = await gateway.start();
     gatewayKeys = createRemoteJWKSet(new URL('/.well-known/jwks.json', url), { cooldownDuration: 1_000 });

@@ -110,6 +110,11 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       check,
       authz,
     });
+    const denial = filtered.errors?.[0];
+    if (denial !== undefined && options.deniedQueryFields === 'reject') {
+      // Decided on the data: the plan ran (a query, so nothing changed), but the caller gets none of it.
+      throw new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } });
+    }
     const errors = [...(response.errors ?? []), ...(filtered.errors ?? [])];
     return { ...response, data: filtered.data ?? null, ...(errors.length > 0 ? { errors } : {}) };
   };
