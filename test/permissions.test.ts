@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema, execute, GraphQLError, parse, type GraphQLResolveInfo } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { allow, and, chain, deny, not, or, race, rule, shield } from 'graphql-shield';
+import { describe, expect, it } from 'vitest';
+import { apiSchemaOf } from '../src/authz/accessMatrix.js';
+import type { AuthzContext } from '../src/authz/authzContext.js';
+import { compilePolicy } from '../src/authz/compilePolicy.js';
+import { evaluateRule, NO_PARENT, type ShieldRule } from '../src/authz/ruleEvaluation.js';
+import type { Principal } from '../src/auth/principal.js';
+import { policies, ruleTree, shieldOptions } from '../src/permissions/index.js';
+import { isAdmin, isSelf } from '../src/permissions/rules.js';
+import { COMMITTED_SUPERGRAPH } from './harness.js';
+
+const anonymous: Principal = { kind: 'anonymous' };
+const user = (subject: string, roles: string[] = []): Principal => ({ kind: 'user', subject, roles, scopes: [] });
+
+function context(principal: Principal, reviews: Record<string, string> = {}): AuthzContext & { errors: unknown[] } {
+  const errors: unknown[] = [];
+  return {
+    principal,
+    requestId: 'test',
+    fetchEntity: async ({ key }) => (reviews[String(key['id'])] === undefined ? null : { author: { id: reviews[String(key['id'])] } }),
+    _shield: { cache: {} },
+    onRuleError: (error) => errors.push(error),
+    errors,
+  };
+}
+
+describe('the rule tree under graphql-shield itself', () => {
+  // The tree is a plain graphql-shield rule tree: applied with graphql-middleware to an executable schema, shield
+  // decides with it as it would in any server. The gateway's own enforcement is tested through HTTP elsewhere.
+  const schema = apiSchemaOf(readFileSyncText(COMMITTED_SUPERGRAPH));
+  const shielded = applyMiddleware(schema, shield(ruleTree, shieldOptions));
+  const root = {
+    user: ({ id }: { id: string }) => ({ id, name: `User ${id}`, email: `${id}@example.com`, birthday: 19700101 }),
+    deleteReview: () => true,
+  };
+  const run = async (principal: Principal, text: string) =>
+    execute({ schema: shielded, document: parse(text), rootValue: root, contextValue: context(principal, { '1': '1', '2': '2' }) });
+
+  it.each([
+    ['the user themself', user('1')],
+    ['an admin', user('9', ['admin'])],
+  ])('shows a user\'s email to %s', async (_who, principal) => {
+    const result = await run(principal, '{ user(id: "1") { email } }');
+    expect(result).toEqual({ data: { user: { email: '1@example.com' } } });
+  });
+
+  it.each([
+    ['another user', user('2')],
+    ['an anonymous caller', anonymous],
+  ])('hides a user\'s email from %s with the FORBIDDEN fallback error', async (_who, principal) => {
+    const result = await run(principal, '{ user(id: "1") { name email } }');
+    expect(result.data).toEqual({ user: { name: 'User 1', email: null } });
+    expect(result.errors?.map((error) => [error.message, error.extensions['code']])).toEqual([['Not authorised', 'FORBIDDEN']]);
+  });
+
+  it('lets a review\'s author delete it, and no one else but an admin', async () => {
+    expect((await run(user('1'), 'mutation { deleteReview(id: "1") }')).data).toEqual({ deleteReview: true });
+    expect((await run(user('9', ['admin']), 'mutation { deleteReview(id: "1") }')).data).toEqual({ deleteReview: true });
+    expect((await run(user('2'), 'mutation { deleteReview(id: "1") }')).data).toEqual({ deleteReview: null });
+  });
+
+  it('denies a field the tree does not name (fallbackRule: deny)', async () => {
+    const extended = buildSchema('type Query { user(id: ID!): User } type User { id: ID! name: String email: String birthday: Int username: String reviews: [Int] secret: String }');
+    const result = await execute({
+      schema: applyMiddleware(extended, shield({ Query: { user: allow }, User: (ruleTree as Record<string, ShieldRule>)['User'] as never }, shieldOptions)),
+      document: parse('{ user(id: "1") { name secret } }'),
+      rootValue: { user: () => ({ name: 'n', secret: 's' }) },
+      contextValue: context(user('1')),
+    });
+    expect(result.data).toEqual({ user: { name: 'n', secret: null } });
+    expect(result.errors?.[0]?.extensions['code']).toBe('FORBIDDEN');
+  });
+});
+
+describe('three-valued evaluation before execution', () => {
+  const info = {} as GraphQLResolveInfo;
+  const decide = async (shieldRule: ShieldRule, principal: Principal, parent: unknown = NO_PARENT) =>
+    (await evaluateRule(shieldRule, parent, {}, context(principal), info, shieldOptions)).kind;
+  const undecidable = or(isSelf, isSelf);
+
+  it.each<[string, ShieldRule, Principal, string]>([
+    ['or(isAdmin, isSelf) for an admin', or(isAdmin, isSelf), user('1', ['admin']), 'allow'],
+    ['or(isAdmin, isSelf) for a user', or(isAdmin, isSelf), user('1'), 'undecided'],
+    ['and(isAdmin, isSelf) for a user', and(isAdmin, isSelf), user('1'), 'deny'],
+    ['and(isAdmin, isSelf) for an admin', and(isAdmin, isSelf), user('1', ['admin']), 'undecided'],
+    ['not(isSelf)', not(undecidable), user('1'), 'undecided'],
+    ['not(isAdmin) for a user', not(isAdmin), user('1'), 'allow'],
+    ['chain(deny, isSelf)', chain(deny, isSelf), user('1'), 'deny'],
+    ['race(isSelf, allow)', race(isSelf, allow), user('1'), 'allow'],
+    ['race(isSelf, deny)', race(isSelf, deny), user('1'), 'undecided'],
+  ])('%s is %s', async (_name, shieldRule, principal, expected) => {
+    expect(await decide(shieldRule, principal)).toBe(expected);
+  });
+
+  it('decides the same rules once the parent is there', async () => {
+    expect(await decide(or(isAdmin, isSelf), user('1'), { id: '1' })).toBe('allow');
+    expect(await decide(or(isAdmin, isSelf), user('1'), { id: '2' })).toBe('deny');
+  });
+
+  it('turns a rule\'s string into a denial with the fallback error, and a thrown error into a logged denial', async () => {
+    const said = rule('says')(() => 'no way');
+    const ctx = context(user('1'));
+    const decision = await evaluateRule(said, NO_PARENT, {}, ctx, info, shieldOptions);
+    expect(decision).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+    const throws = rule('throws')(() => {
+      throw new Error('boom');
+    });
+    expect(await evaluateRule(throws, NO_PARENT, {}, ctx, info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+    expect(ctx.errors).toEqual([new Error('boom')]);
+  });
+
+  it('passes a rule\'s GraphQLError through', async () => {
+    const explained = rule('explained')(() => new GraphQLError('members only', { extensions: { code: 'FORBIDDEN' } }));
+    const decision = await evaluateRule(explained, NO_PARENT, {}, context(anonymous), info, shieldOptions);
+    expect(decision.kind === 'deny' && decision.error.message).toBe('members only');
+  });
+});
+
+describe('compiling the policy against a supergraph', () => {
+  const supergraph = readFileSyncText(COMMITTED_SUPERGRAPH);
+  const schema = apiSchemaOf(supergraph);
+
+  it('covers every field of the demo supergraph explicitly', () => {
+    const compiled = compilePolicy(schema, supergraph, { ruleTree, policies, options: shieldOptions });
+    expect(compiled.uncovered).toEqual([]);
+    expect(compiled.warnings).toEqual([]);
+  });
+
+  it('combines the tree with the SDL directives, and reads the fields ownership rules need', () => {
+    const compiled = compilePolicy(schema, supergraph, { ruleTree, policies, options: shieldOptions });
+    const type = (name: string) => schema.getType(name) as Parameters<typeof compiled.field>[0];
+    expect(compiled.field(type('Query'), 'me').sources).toEqual(['rule tree', '@authenticated']);
+    expect(compiled.field(type('Product'), 'costPrice').sources).toEqual(['rule tree', '@policy']);
+    expect(compiled.field(type('User'), 'email').parentFields).toEqual(['id']);
+  });
+
+  it('lists fields that fall back to deny, and warns of @policy names with no rule and rules for missing fields', () => {
+    const compiled = compilePolicy(schema, supergraph.replace('@policy(policies: [["admin"]])', '@policy(policies: [["auditor"]])'), {
+      ruleTree: { ...(ruleTree as object), Query: { topProducts: allow }, Ghost: { field: allow } },
+      policies,
+      options: shieldOptions,
+    });
+    expect(compiled.uncovered).toEqual(['Query.user', 'Query.product']);
+    expect(compiled.warnings).toEqual([
+      '@policy names "auditor", which has no rule in src/permissions: it denies',
+      'the rule tree names type Ghost, which the supergraph does not have',
+    ]);
+  });
+});
+
+function readFileSyncText(url: URL): string {
+  return readFileSync(url, 'utf8');
+}
