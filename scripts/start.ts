@@ -12,6 +12,11 @@ const { values } = parseArgs({
   options: { file: { type: 'string', default: 'docker-compose.yml' }, production: { type: 'boolean', default: false } },
 });
 
+// Interrupted while starting: exiting fires the launcher's exit hook, which kills whatever it had started.
+const interruptStart = () => process.exit(130);
+process.once('SIGINT', interruptStart);
+process.once('SIGTERM', interruptStart);
+
 const topology = await readTopology(values.file);
 await warnWhenSupergraphIsStale();
 
@@ -33,6 +38,8 @@ process.stderr.write(
     'Ctrl-C stops them all.\n\n',
 );
 
+process.removeListener('SIGINT', interruptStart);
+process.removeListener('SIGTERM', interruptStart);
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;

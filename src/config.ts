@@ -52,7 +52,7 @@ export interface GatewayConfig {
   port: number;
   /** The composed supergraph SDL; watched for changes. */
   supergraphPath: string;
-  /** Per-subgraph URL overrides (subgraph name as in the supergraph, lower case), from `SUBGRAPH_<NAME>_URL`. */
+  /** Per-subgraph URL overrides from `SUBGRAPH_<NAME>_URL`, by `subgraphUrlKey(name)`. */
   subgraphUrls: Readonly<Record<string, string>>;
   /** How long one subgraph request may take before the gateway gives up on it. */
   subgraphTimeoutMs: number;
@@ -76,14 +76,25 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1');
 
+// Digits only: Number() alone would take " " as 0 and "0x10" as 16.
 const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { error: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
 
 const list = z.string().transform((value) => value.split(/[\s,]+/).filter((entry) => entry !== ''));
+const nonEmptyList = list.refine((entries) => entries.length > 0, { error: 'must list at least one value' });
+
+/** Headers that frame or route the gateway's own request to a subgraph, or carry credentials: never forwarded. */
+const UNFORWARDABLE_HEADERS = new Set([
+  'authorization', 'cookie', 'proxy-authorization', 'host', 'content-length', 'content-type', 'transfer-encoding',
+  'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'x-request-id',
+]);
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://accounts:4001/graphql' });
 
@@ -98,16 +109,18 @@ const environmentSchema = z.object({
   JWT_PUBLIC_KEYS: z.string().min(1).optional(),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: list.optional(),
-  JWT_ALGORITHMS: list.default(['RS256', 'ES256']),
+  JWT_ALGORITHMS: nonEmptyList.default(['RS256', 'ES256']),
   JWT_CLOCK_TOLERANCE_SEC: integer(0, 300).default(5),
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
-  JWT_SCOPES_CLAIMS: list.default(['scope', 'scp']),
-  JWT_JWKS_COOLDOWN_MS: integer(0, 3_600_000).default(30_000),
+  JWT_SCOPES_CLAIMS: nonEmptyList.default(['scope', 'scp']),
+  // At least a second: with no cooldown, every token with a made-up kid would make the gateway fetch the JWKS.
+  JWT_JWKS_COOLDOWN_MS: integer(1_000, 3_600_000).default(30_000),
   JWT_JWKS_REFRESH_MS: integer(1_000, 86_400_000).default(600_000),
   JWT_JWKS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
   JWT_TOKEN_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   AUTH_REQUIRED: booleanFlag.default(false),
   DEV_KEY_FILE: z.string().min(1).default('.dev/dev-issuer-key.json'),
+  DEV_ALLOW_NETWORK: booleanFlag.default(false),
   GATEWAY_SIGNING_KEY_FILE: z.string().min(1).optional(),
   GATEWAY_TOKEN_ISSUER: z.string().min(1).default('graphql-gateway'),
   GATEWAY_TOKEN_TTL_SEC: integer(2, 300).default(10),
@@ -156,7 +169,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     const match = SUBGRAPH_URL_VARIABLE.exec(variable);
     if (!match?.[1] || value === undefined) continue;
     const result = httpUrl.safeParse(value);
-    if (result.success) subgraphUrls[match[1].toLowerCase()] = result.data;
+    if (result.success) subgraphUrls[match[1].toLowerCase()] = result.data; // = subgraphUrlKey(name)
     else problems.push(`${variable} ${result.error.issues[0]?.message ?? 'is not a URL'} (got ${JSON.stringify(value)})`);
   }
 
@@ -166,9 +179,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   const auth = authConfig(values, mode, problems);
   const forwardHeaders = values.FORWARD_HEADERS.map((header) => header.toLowerCase());
   for (const header of forwardHeaders) {
-    if (['authorization', 'cookie', 'proxy-authorization'].includes(header)) {
-      problems.push(`FORWARD_HEADERS must not contain ${header}: the client's credentials never reach a subgraph, which gets a gateway token instead`);
+    if (UNFORWARDABLE_HEADERS.has(header)) {
+      problems.push(`FORWARD_HEADERS must not contain ${header}: credentials, framing and routing headers of subgraph requests are the gateway's own`);
     }
+  }
+  if (auth?.keySource.kind === 'dev' && !LOOPBACK_HOSTS.has(values.HOST) && !values.DEV_ALLOW_NETWORK) {
+    problems.push(
+      `HOST is ${values.HOST} in development mode, which accepts self-signed development tokens and serves Sandbox: set NODE_ENV=production with a key source, bind HOST=127.0.0.1, or set DEV_ALLOW_NETWORK=true to expose it anyway`,
+    );
   }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
 
@@ -234,6 +252,11 @@ function authConfig(values: Environment, mode: GatewayConfig['mode'], problems: 
     scopesClaims: values.JWT_SCOPES_CLAIMS,
     tokenCacheSize: values.JWT_TOKEN_CACHE_SIZE,
   };
+}
+
+/** The key of a subgraph in `GatewayConfig.subgraphUrls`: its name in lower case, with `_` for anything else (`my-shop` → `my_shop`). */
+export function subgraphUrlKey(subgraphName: string): string {
+  return subgraphName.toLowerCase().replace(/[^a-z0-9]/g, '_');
 }
 
 /** The name of the variable that overrides a subgraph's URL: `SUBGRAPH_<NAME>_URL`. */

@@ -11,7 +11,7 @@ import { loadOrCreateDevKey } from './auth/devIssuer.js';
 import { loadOrGenerateSigningKey } from './auth/gatewaySigningKey.js';
 import { createSubgraphTokens } from './auth/subgraphTokens.js';
 import { createTokenVerifier } from './auth/tokenVerifier.js';
-import type { GatewayConfig } from './config.js';
+import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { formatError } from './errors.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
@@ -80,6 +80,12 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // Otherwise, outside NODE_ENV=production, any client could ask for the query plan, which names the subgraphs.
       __exposeQueryPlanExperimental: false,
     });
+    apolloGateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+      const names = new Set([...coreSupergraphSdl.matchAll(/@join__graph\(name: "([^"]+)"/g)].map((match) => subgraphUrlKey(match[1] ?? '')));
+      for (const key of Object.keys(config.subgraphUrls)) {
+        if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
+      }
+    });
     const gateway = authorizedGateway(apolloGateway, {
       policy: dependencies.policy ?? { ruleTree, policies, options: shieldOptions },
       deniedQueryFields: config.deniedQueryFields,
@@ -115,12 +121,12 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
 
     await app.listen({ host: config.host, port: config.port });
     closeHttp = async () => {
-      handler = undefined;
       const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
       try {
         await app.close();
       } finally {
         clearTimeout(force);
+        handler = undefined;
       }
     };
     const address = app.server.address() as AddressInfo;

@@ -24,15 +24,17 @@ const pem = (jwk: JWK) => createPublicKey({ key: jwk as import('node:crypto').Js
 
 describe('JWT_PUBLIC_KEYS, a file of public keys', () => {
   it.each(['pem', 'jwks'] as const)('verifies tokens with keys from a %s file', async (format) => {
+    // Two RSA keys (as during a rotation) and an EC key; in PEM none has a kid, so two keys fit an RS256 token.
+    const previous = await createSigningKey('RS256', 'rsa-previous');
     const rsa = await createSigningKey('RS256', 'rsa-file');
     const ec = await createSigningKey('ES256', 'ec-file');
     const file = join(dir, `keys.${format}`);
-    await writeFile(file, format === 'pem' ? `${pem(rsa.publicJwk)}\n${pem(ec.publicJwk)}` : JSON.stringify({ keys: [rsa.publicJwk, ec.publicJwk] }));
+    await writeFile(file, format === 'pem' ? [previous, rsa, ec].map((key) => pem(key.publicJwk)).join('\n') : JSON.stringify({ keys: [previous.publicJwk, rsa.publicJwk, ec.publicJwk] }));
     // The issuer object is used only to sign here: no JWKS URL is configured.
     const issuer = await TestIssuer.start([rsa, ec]);
     const stack = await startStack({ env: { JWT_PUBLIC_KEYS: file, JWT_ISSUER: TEST_ISSUER, JWT_AUDIENCE: TEST_AUDIENCE } });
     try {
-      for (const [key, subject] of [[rsa, '1'], [ec, '2']] as const) {
+      for (const [key, subject] of [[previous, '3'], [rsa, '1'], [ec, '2']] as const) {
         // PEM carries no kid: the token's kid then matches no key id, and jose picks the key by algorithm.
         const response = await stack.query(ME, { headers: { authorization: `Bearer ${await issuer.sign({ key, subject })}` } });
         expect(response.body).toEqual({ data: { me: { id: subject } } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, subgraphUrlVariable } from '../src/config.js';
+import { ConfigError, loadConfig, subgraphUrlKey, subgraphUrlVariable } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults to development on 127.0.0.1:4000 with Sandbox and introspection', () => {
@@ -38,12 +38,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true', ...keys })).toMatchObject({ introspection: true, sandbox: false });
   });
 
+  it('lets development mode bind to the network only when told to', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', DEV_ALLOW_NETWORK: 'true' }).host).toBe('0.0.0.0');
+  });
+
   it('reads per-subgraph URL overrides by name', () => {
     expect(loadConfig({ SUBGRAPH_ACCOUNTS_URL: 'http://10.0.0.7:4001/graphql', SUBGRAPH_MY_SHOP_URL: 'https://shop.internal/graphql' }).subgraphUrls).toEqual({
       accounts: 'http://10.0.0.7:4001/graphql',
       my_shop: 'https://shop.internal/graphql',
     });
     expect(subgraphUrlVariable('my-shop')).toBe('SUBGRAPH_MY_SHOP_URL');
+    expect(subgraphUrlKey('my-shop')).toBe('my_shop');
   });
 
   it('lists every bad value at once, each with what would be right', () => {
@@ -94,6 +99,12 @@ describe('loadConfig', () => {
     ['none in the algorithm list', { JWT_ALGORITHMS: 'none' }, /got "none"/],
     ['an http JWKS in production', { NODE_ENV: 'production', JWT_JWKS_URL: 'http://auth/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, /must use https:\/\/ in production/],
     ['forwarding the client\'s Authorization header', { FORWARD_HEADERS: 'x-tenant,Authorization' }, /FORWARD_HEADERS must not contain authorization/],
+    ['forwarding a framing header', { FORWARD_HEADERS: 'content-length' }, /FORWARD_HEADERS must not contain content-length/],
+    ['a blank port', { PORT: ' ' }, /PORT must be a whole number/],
+    ['a hexadecimal port', { PORT: '0x10' }, /PORT must be a whole number/],
+    ['an empty algorithm list', { JWT_ALGORITHMS: ',' }, /JWT_ALGORITHMS must list at least one value/],
+    ['a JWKS cooldown of zero', { JWT_JWKS_COOLDOWN_MS: '0' }, /JWT_JWKS_COOLDOWN_MS must be at least 1000/],
+    ['development tokens on a network interface', { HOST: '0.0.0.0' }, /HOST is 0.0.0.0 in development mode/],
   ])('refuses %s', (_case, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

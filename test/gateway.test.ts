@@ -41,8 +41,10 @@ describe('queries through the gateway', () => {
   it('passes the request id on to the subgraphs and writes one JSON log line per request', async () => {
     const response = await stack.query('{ topProducts(first: 1) { upc } }', { headers: { 'x-request-id': 'log-line-check' } });
     expect(response.status).toBe(200);
-    const line = stack.logs.find((entry) => entry['requestId'] === 'log-line-check' && entry['msg'] === 'request');
-    expect(line).toMatchObject({ method: 'POST', path: '/graphql', status: 200 });
+    expect(stack.subgraphs.products.counter.lastHeaders['x-request-id']).toBe('log-line-check');
+    const lines = stack.logs.filter((entry) => entry['requestId'] === 'log-line-check' && entry['msg'] === 'request');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ method: 'POST', path: '/graphql', status: 200 });
   });
 
   it('answers an unknown path with 404 and a GraphQL-shaped error', async () => {

@@ -1,4 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTopology } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
@@ -72,5 +74,31 @@ describe('hot reload of the supergraph file', () => {
     await waitFor(() => stack.reloads.length === before + 1);
     expect(stack.reloads[before]).toMatchObject({ ok: false });
     expect((await stack.query(inStockQuery)).body).toEqual({ data: { topProducts: [{ name: 'Table', inStock: true }] } });
+  });
+
+  it('follows a Kubernetes-style update, where a `..data` symlink is swapped and the file itself never changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'configmap-'));
+    try {
+      // The layout the kubelet writes for a mounted ConfigMap.
+      await mkdir(join(dir, 'v1'));
+      await writeFile(join(dir, 'v1', 'supergraph.graphql'), original);
+      await symlink('v1', join(dir, '..data'));
+      await symlink(join('..data', 'supergraph.graphql'), join(dir, 'supergraph.graphql'));
+      const stack = await startStack({ env: { SUPERGRAPH_PATH: join(dir, 'supergraph.graphql') } });
+      try {
+        expect((await stack.query(inStockQuery)).status).toBe(200);
+        await mkdir(join(dir, 'v2'));
+        await writeFile(join(dir, 'v2', 'supergraph.graphql'), withoutInventory);
+        await symlink('v2', join(dir, '..data_tmp'));
+        await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+        await waitFor(() => stack.reloads.length === 1);
+        expect(stack.reloads[0]).toMatchObject({ ok: true });
+        expect((await stack.query(inStockQuery)).status).toBe(400);
+      } finally {
+        await stack.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,10 +3,17 @@ import { productionEnv, startStack, type Stack } from './harness.js';
 
 describe('production mode (NODE_ENV=production)', () => {
   let stack: Stack;
+  const nodeEnv = process.env['NODE_ENV'];
   beforeAll(async () => {
+    // Apollo Server would include stack traces by default outside NODE_ENV=production/test: the gateway's own
+    // settings, not the test runner's NODE_ENV, must keep them out.
+    process.env['NODE_ENV'] = 'development';
     stack = await startStack({ env: await productionEnv() });
   });
-  afterAll(() => stack.stop());
+  afterAll(async () => {
+    process.env['NODE_ENV'] = nodeEnv;
+    await stack.stop();
+  });
 
   it('serves queries', async () => {
     const response = await stack.query('{ topProducts(first: 1) { name } }');

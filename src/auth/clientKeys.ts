@@ -10,6 +10,8 @@ export interface ClientKeys {
   getKey: JWTVerifyGetKey;
   /** Changes whenever the key set changes, so results verified under an older set can be dropped. */
   generation(): number;
+  /** True while a new key set is being fetched and installed. */
+  reloading(): boolean;
   close(): void;
 }
 
@@ -48,7 +50,7 @@ function staticKeys(set: JSONWebKeySet): ClientKeys {
       return byType({ ...header, kid: undefined }, token);
     }
   };
-  return { getKey, generation: () => 0, close: () => undefined };
+  return { getKey, generation: () => 0, reloading: () => false, close: () => undefined };
 }
 
 /**
@@ -82,7 +84,7 @@ function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger
     getKey.reload().catch((error: unknown) => logger.warn({ err: error, url: source.url }, 'refreshing the identity provider\'s keys failed; the known keys stay in use'));
   }, source.refreshMs);
   refresh.unref();
-  return { getKey, generation: () => generation, close: () => clearInterval(refresh) };
+  return { getKey, generation: () => generation, reloading: () => getKey.reloading, close: () => clearInterval(refresh) };
 }
 
 /** Reads public keys from a file: PEM (keys or certificates, one or more), a JWK, or a JWK set. */

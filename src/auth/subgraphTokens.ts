@@ -22,7 +22,8 @@ export function createSubgraphTokens(key: GatewaySigningKey, config: Pick<Subgra
   return {
     tokenFor(subgraph, principal) {
       const now = Date.now();
-      const cacheKey = principal.kind === 'anonymous' ? `${subgraph}\n` : `${subgraph}\n${principal.subject}\n${principal.roles.join(' ')}\n${principal.scopes.join(' ')}`;
+      // JSON, not joined strings: roles ['a b'] and ['a', 'b'] must not share a token.
+      const cacheKey = JSON.stringify(principal.kind === 'anonymous' ? [subgraph] : [subgraph, principal.subject, principal.roles, principal.scopes]);
       const cached = cache.get(cacheKey);
       if (cached !== undefined && cached.reuseUntilMs > now) return cached.token;
 

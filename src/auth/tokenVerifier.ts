@@ -1,4 +1,4 @@
-import { errors, jwtVerify } from 'jose';
+import { errors, jwtVerify, type CryptoKey, type JWTVerifyOptions } from 'jose';
 import type { AuthConfig } from '../config.js';
 import { AuthError } from './authError.js';
 import { principalFromClaims } from './claims.js';
@@ -23,7 +23,7 @@ interface CachedPrincipal {
  */
 export function createTokenVerifier(config: AuthConfig, keys: ClientKeys): TokenVerifier {
   const cache = new Map<string, CachedPrincipal>();
-  const options = {
+  const options: JWTVerifyOptions = {
     issuer: config.issuer,
     audience: [...config.audience],
     algorithms: [...config.algorithms],
@@ -43,22 +43,46 @@ export function createTokenVerifier(config: AuthConfig, keys: ClientKeys): Token
         }
       }
 
+      // A verification that overlaps a change of the key set may have used a key that is gone now: its result is
+      // used but not remembered (the generation moved, or a reload was under way).
+      const generation = keys.generation();
+      const settled = !keys.reloading();
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, keys.getKey, options));
+        ({ payload } = await verifyWithAnyMatchingKey(token, keys, options));
       } catch (error) {
         throw asAuthError(error);
       }
       const principal = principalFromClaims(payload, config);
       if (principal === undefined) throw new AuthError('invalid_token', 'The token names no subject');
 
-      if (config.tokenCacheSize > 0 && payload.exp !== undefined) {
+      if (config.tokenCacheSize > 0 && payload.exp !== undefined && settled && !keys.reloading() && keys.generation() === generation) {
         if (cache.size >= config.tokenCacheSize) cache.delete(cache.keys().next().value as string);
-        cache.set(token, { principal, expiresAtMs: payload.exp * 1000, generation: keys.generation() });
+        cache.set(token, { principal, expiresAtMs: payload.exp * 1000, generation });
       }
       return principal;
     },
   };
+}
+
+/**
+ * jwtVerify, trying each candidate when several keys fit the token's header (keys without a `kid`, as PEM keys are):
+ * jose then reports them all and leaves the choice to the caller (its documented pattern).
+ */
+async function verifyWithAnyMatchingKey(token: string, keys: ClientKeys, options: JWTVerifyOptions) {
+  try {
+    return await jwtVerify(token, keys.getKey, options);
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    for await (const key of error as unknown as AsyncIterable<CryptoKey>) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (candidateError) {
+        if (!(candidateError instanceof errors.JWSSignatureVerificationFailed)) throw candidateError;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
 }
 
 /** Maps jose's failures, by their stable codes, to what a client may be told. */
@@ -81,9 +105,9 @@ function asAuthError(error: unknown): AuthError {
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
     return new AuthError('invalid_token', 'The token is signed with an unknown key', { cause: error });
   }
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError)) {
-    // The keys could not be had: the provider is down, slow, or answered nonsense. Not the token's fault.
-    return new AuthError('unavailable', 'Credentials cannot be checked right now; try again shortly', { cause: error });
-  }
-  return new AuthError('invalid_token', 'The token is malformed', { cause: error });
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return new AuthError('invalid_token', 'The token is malformed', { cause: error });
+  if (error instanceof errors.JOSENotSupported) return new AuthError('invalid_token', 'The token uses a feature this API does not accept', { cause: error });
+  // Anything else is about getting the keys: the provider is down, slow, or answered an error page or nonsense
+  // (jose reports a non-200 answer as its base JOSEError). Not the token's fault: 503, and the client may retry.
+  return new AuthError('unavailable', 'Credentials cannot be checked right now; try again shortly', { cause: error });
 }

@@ -27,7 +27,7 @@ export interface HttpServerOptions {
   bodyLimitBytes: number;
   /** Whether `/` sends a browser to Apollo Sandbox at `/graphql`. */
   sandbox: boolean;
-  /** The GraphQL handler once a supergraph is loaded; undefined before that and while shutting down. */
+  /** The GraphQL handler once a supergraph is loaded; undefined before that and once stopped. */
   graphqlHandler: () => GraphQLHandler | undefined;
   /** True once shutdown has begun. */
   draining: () => boolean;
@@ -55,7 +55,9 @@ export function createHttpServer(options: HttpServerOptions) {
     bodyLimit: options.bodyLimitBytes,
     // Fastify's own default trusts no proxy; X-Forwarded-* stays untrusted until a deployment says otherwise.
     trustProxy: false,
-    return503OnClosing: true,
+    // While draining, requests on open connections are still served (answered with `connection: close`); /ready says
+    // 503 so that load balancers send no more.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
@@ -78,7 +80,7 @@ export function createHttpServer(options: HttpServerOptions) {
   const devIssuerJwks = options.devIssuerJwks;
   if (devIssuerJwks !== undefined) app.get(DEV_ISSUER_JWKS_PATH, async () => devIssuerJwks);
   app.get('/ready', async (_request, reply) => {
-    if (options.graphqlHandler() !== undefined) return { status: 'ready' };
+    if (options.graphqlHandler() !== undefined && !options.draining()) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready' });
   });
   if (options.sandbox) {

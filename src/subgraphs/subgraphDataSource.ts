@@ -5,6 +5,7 @@ import nodeFetch, { type RequestInit } from 'node-fetch';
 import type { SubgraphTokens } from '../auth/subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
+import { subgraphUrlKey } from '../config.js';
 
 export interface SubgraphDataSourceOptions {
   /** Per-subgraph URL overrides by subgraph name; the supergraph's URL is used otherwise. */
@@ -40,7 +41,7 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
 
   return {
     buildService({ name, url }) {
-      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[name.toLowerCase()] ?? url, fetcher });
+      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[subgraphUrlKey(name)] ?? url, fetcher });
       built.set(name, dataSource);
       return dataSource;
     },

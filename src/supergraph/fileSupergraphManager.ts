@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { SupergraphManager } from '@apollo/gateway';
 import type { Logger } from '../logger.js';
 import { acknowledgeEnforcedSecurityFeatures } from './securityFeatures.js';
@@ -58,14 +58,19 @@ export function fileSupergraphManager(options: FileSupergraphOptions): Supergrap
       const report = (result: SupergraphReload) => {
         if (result.ok) logger.info({ path }, 'supergraph reloaded');
         else logger.error({ path, reason: result.reason }, 'supergraph change rejected; the previous graph keeps serving');
-        options.onReload?.(result);
+        try {
+          options.onReload?.(result);
+        } catch (error) {
+          logger.error({ err: error }, 'a supergraph reload listener failed');
+        }
       };
 
-      watcher = watch(dirname(path), (_event, filename) => {
-        if (filename !== null && filename !== basename(path)) return;
+      // Any change in the folder is read: Kubernetes updates a mounted ConfigMap by swapping a `..data` symlink, so
+      // the event names that link, not the file. Reading an unchanged file costs little and changes nothing.
+      watcher = watch(dirname(path), () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
-          reading = reading.then(reload);
+          reading = reading.then(reload).catch((error: unknown) => logger.error({ err: error, path }, 'reading the supergraph failed'));
         }, debounceMs);
       });
       watcher.on('error', (error) => logger.error({ err: error, path }, 'watching the supergraph file failed; hot reload is off'));

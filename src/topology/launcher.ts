@@ -72,7 +72,7 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
     const localise = (value: string): string => {
       let result = interpolate(value, options.baseEnv);
       for (const [name, { containerPort, localPort }] of local) {
-        result = result.replaceAll(`://${name}:${containerPort}`, `://127.0.0.1:${localPort}`);
+        result = result.replace(new RegExp(`://${escapeRegExp(name)}:${containerPort}(?![0-9])`, 'g'), `://127.0.0.1:${localPort}`);
       }
       return result;
     };
@@ -110,6 +110,10 @@ function declaredPort(service: ServiceSpec): number {
   const port = Number(service.environment['PORT'] ?? ('publishedPort' in service ? service.publishedPort : Number.NaN));
   if (!Number.isInteger(port) || port <= 0) throw new Error(`${service.name}: declare the port it listens on as environment PORT`);
   return port;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Compose's variable syntax: `${VAR}`, `${VAR:-default}` (also when empty), `${VAR-default}` (when unset), `$$`. */
