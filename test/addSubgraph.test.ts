@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTopology } from '../src/topology/composeFile.js';
 import { launchTopology, type RunningTopology } from '../src/topology/launcher.js';
 import { postGraphQL } from './harness.js';
+import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -81,6 +82,18 @@ describe('adding a subgraph through the compose file', () => {
       data: { product: { name: 'Table', carbonFootprint: null } },
       errors: [{ message: 'Not authorised', locations: [{ line: 1, column: 28 }], path: ['product', 'carbonFootprint'], extensions: { code: 'FORBIDDEN' } }],
     });
+    // A field its team declared with @requiresScopes: decided by the caller's scopes.
+    const key = await loadOrCreateDevKey(join(project, '.dev', 'dev-issuer-key.json'));
+    const quote = async (scopes: string[]) => {
+      const token = await signDevToken(key, { subject: '1', roles: [], scopes, ttlSec: 60 });
+      return postGraphQL(running?.gatewayUrl ?? '', '{ shippingQuote(upc: "1") }', { headers: { authorization: `Bearer ${token}` } });
+    };
+    expect((await quote(['quotes:read'])).body).toEqual({ data: { shippingQuote: 499 } });
+    expect((await quote(['quotes:admin', 'other'])).body).toEqual({ data: { shippingQuote: 499 } });
+    const noScope = await quote(['other']);
+    expect(noScope.body.data).toEqual({ shippingQuote: null });
+    expect(noScope.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN' });
+
     const check = run('npx', ['tsx', join(ROOT, 'scripts/permissions.ts'), '--check', '--supergraph', join(project, 'schema/supergraph.graphql')], { cwd: ROOT });
     await expect(check).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('1 field(s) have no rule and are denied to everyone:\n  - Product.carbonFootprint\n') });
   }, 60_000);
