@@ -42,6 +42,31 @@ export interface SubgraphTokenConfig {
   ttlSec: number;
 }
 
+/** Limits on what one request may ask; 0 turns a limit off (refused in production). */
+export interface LimitsConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxRootFields: number;
+  maxDirectives: number;
+  /** Parser tokens per document: the parser gives up past this. */
+  maxTokens: number;
+  /** The largest estimated cost (see src/limits/estimateCost.ts) an operation may have. */
+  maxCost: number;
+  /** Elements assumed in a list whose size nothing gives. */
+  defaultListSize: number;
+  /** The most times a field may be selected in one operation, aliases included, by `Type.field`. */
+  fieldCaps: Readonly<Record<string, number>>;
+}
+
+/** A budget of cost points per caller and window. */
+export interface RateLimitConfig {
+  /** 0 turns rate limiting off (refused in production). */
+  points: number;
+  windowSec: number;
+  /** Shares the budget between replicas; in-memory per process when absent. */
+  redisUrl: string | undefined;
+}
+
 /**
  * The gateway's configuration, parsed once at start from the environment (see `loadConfig`).
  * Everything else receives this object; nothing below `main.ts` reads `process.env`.
@@ -62,6 +87,18 @@ export interface GatewayConfig {
   subgraphTokens: SubgraphTokenConfig;
   /** What happens to a query field the caller may not read: `remove` it (partial result) or `reject` the operation. */
   deniedQueryFields: 'remove' | 'reject';
+  limits: LimitsConfig;
+  rateLimit: RateLimitConfig;
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); the client's address is the peer's otherwise. */
+  trustedProxies: readonly string[];
+  /** Origins a browser may call from (exact, e.g. https://app.example.com); none: same-origin only. */
+  corsOrigins: readonly string[];
+  corsCredentials: boolean;
+  csrfPrevention: boolean;
+  /** Error codes a subgraph may send that reach the client with their message. */
+  publicErrorCodes: readonly string[];
+  /** Per-subgraph deadlines from `SUBGRAPH_<NAME>_TIMEOUT_MS`, by `subgraphUrlKey(name)`. */
+  subgraphTimeouts: Readonly<Record<string, number>>;
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -125,6 +162,22 @@ const environmentSchema = z.object({
   GATEWAY_TOKEN_ISSUER: z.string().min(1).default('graphql-gateway'),
   GATEWAY_TOKEN_TTL_SEC: integer(2, 300).default(10),
   AUTHZ_DENIED_QUERY_FIELDS: z.enum(['remove', 'reject'], { error: 'must be remove (partial result) or reject (refuse the operation)' }).default('remove'),
+  MAX_DEPTH: integer(0, 1_000).default(10),
+  MAX_ALIASES: integer(0, 10_000).default(15),
+  MAX_ROOT_FIELDS: integer(0, 10_000).default(10),
+  MAX_DIRECTIVES: integer(0, 10_000).default(20),
+  MAX_TOKENS: integer(0, 1_000_000).default(2_000),
+  MAX_COST: integer(0, 100_000_000).default(10_000),
+  DEFAULT_LIST_SIZE: integer(1, 100_000).default(10),
+  FIELD_CAPS: list.default(['Mutation.createReview=1']),
+  RATE_LIMIT_POINTS: integer(0, 1_000_000_000).default(100_000),
+  RATE_LIMIT_WINDOW_SEC: integer(1, 86_400).default(60),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }).optional(),
+  TRUSTED_PROXIES: list.default([]),
+  CORS_ORIGINS: list.default([]),
+  CORS_CREDENTIALS: booleanFlag.default(false),
+  CSRF_PREVENTION: booleanFlag.default(true),
+  PUBLIC_ERROR_CODES: list.default(['BAD_USER_INPUT', 'NOT_FOUND']),
   INTROSPECTION: booleanFlag.optional(),
   SANDBOX: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -136,6 +189,7 @@ const environmentSchema = z.object({
 type Environment = z.infer<typeof environmentSchema>;
 
 const SUBGRAPH_URL_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_URL$/;
+const SUBGRAPH_TIMEOUT_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_TIMEOUT_MS$/;
 
 /** The issuer and audience of development tokens, when no key source is configured. */
 export const DEV_ISSUER = 'urn:graphql-gateway:dev';
@@ -173,6 +227,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     else problems.push(`${variable} ${result.error.issues[0]?.message ?? 'is not a URL'} (got ${JSON.stringify(value)})`);
   }
 
+  const subgraphTimeouts: Record<string, number> = {};
+  for (const [variable, value] of Object.entries(given)) {
+    const match = SUBGRAPH_TIMEOUT_VARIABLE.exec(variable);
+    if (!match?.[1] || value === undefined) continue;
+    const result = integer(1, 300_000).safeParse(value);
+    if (result.success) subgraphTimeouts[match[1].toLowerCase()] = result.data;
+    else problems.push(`${variable} ${result.error.issues[0]?.message ?? 'is not a number'} (got ${JSON.stringify(value)})`);
+  }
+
   if (!parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
   const mode = values.NODE_ENV === 'production' ? 'production' : 'development';
@@ -188,6 +251,41 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       `HOST is ${values.HOST} in development mode, which accepts self-signed development tokens and serves Sandbox: set NODE_ENV=production with a key source, bind HOST=127.0.0.1, or set DEV_ALLOW_NETWORK=true to expose it anyway`,
     );
   }
+  const fieldCaps: Record<string, number> = {};
+  for (const entry of values.FIELD_CAPS) {
+    const match = /^([A-Za-z_]\w*\.[A-Za-z_]\w*)=(\d+)$/.exec(entry);
+    if (match?.[1] && match[2]) fieldCaps[match[1]] = Number(match[2]);
+    else problems.push(`FIELD_CAPS entries must look like Type.field=N, e.g. Mutation.createReview=1 (got "${entry}")`);
+  }
+  if (values.CORS_ORIGINS.includes('*') && values.CORS_CREDENTIALS) {
+    problems.push('CORS_ORIGINS=* with CORS_CREDENTIALS=true would let any site call the API with the user\'s cookies: list the origins');
+  }
+  for (const origin of values.CORS_ORIGINS) {
+    if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin)) problems.push(`CORS_ORIGINS entries must be origins like https://app.example.com, without a path (got "${origin}")`);
+  }
+
+  const limits: LimitsConfig = {
+    maxDepth: values.MAX_DEPTH,
+    maxAliases: values.MAX_ALIASES,
+    maxRootFields: values.MAX_ROOT_FIELDS,
+    maxDirectives: values.MAX_DIRECTIVES,
+    maxTokens: values.MAX_TOKENS,
+    maxCost: values.MAX_COST,
+    defaultListSize: values.DEFAULT_LIST_SIZE,
+    fieldCaps,
+  };
+  const introspection = values.INTROSPECTION ?? mode === 'development';
+  const sandbox = values.SANDBOX ?? mode === 'development';
+  if (mode === 'production') {
+    // The production guard: every protection that can be switched off must be on.
+    if (introspection) problems.push('INTROSPECTION must be off in production: it hands attackers the whole schema');
+    if (sandbox) problems.push('SANDBOX must be off in production');
+    if (!values.CSRF_PREVENTION) problems.push('CSRF_PREVENTION must be on in production');
+    if (values.CORS_ORIGINS.includes('*')) problems.push('CORS_ORIGINS must list origins in production, not *');
+    for (const [variable, value] of Object.entries({ MAX_DEPTH: limits.maxDepth, MAX_ALIASES: limits.maxAliases, MAX_ROOT_FIELDS: limits.maxRootFields, MAX_DIRECTIVES: limits.maxDirectives, MAX_TOKENS: limits.maxTokens, MAX_COST: limits.maxCost, RATE_LIMIT_POINTS: values.RATE_LIMIT_POINTS })) {
+      if (value === 0) problems.push(`${variable}=0 turns a limit off, which production does not allow: set a limit`);
+    }
+  }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
 
   return {
@@ -201,8 +299,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     auth,
     subgraphTokens: { signingKeyFile: values.GATEWAY_SIGNING_KEY_FILE, issuer: values.GATEWAY_TOKEN_ISSUER, ttlSec: values.GATEWAY_TOKEN_TTL_SEC },
     deniedQueryFields: values.AUTHZ_DENIED_QUERY_FIELDS,
-    introspection: values.INTROSPECTION ?? mode === 'development',
-    sandbox: values.SANDBOX ?? mode === 'development',
+    limits,
+    rateLimit: { points: values.RATE_LIMIT_POINTS, windowSec: values.RATE_LIMIT_WINDOW_SEC, redisUrl: values.REDIS_URL },
+    trustedProxies: values.TRUSTED_PROXIES,
+    corsOrigins: values.CORS_ORIGINS,
+    corsCredentials: values.CORS_CREDENTIALS,
+    csrfPrevention: values.CSRF_PREVENTION,
+    publicErrorCodes: values.PUBLIC_ERROR_CODES,
+    subgraphTimeouts,
+    introspection,
+    sandbox,
     logLevel: values.LOG_LEVEL,
     bodyLimitBytes: values.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,

@@ -8,4 +8,8 @@ export interface GatewayContext {
   principal: Principal;
   /** The client's headers that the configured allowlist passes on to subgraphs. */
   forwardedHeaders: Readonly<Record<string, string>>;
+  /** The client's address (from X-Forwarded-For only behind a trusted proxy), for rate limiting anonymous callers. */
+  clientIp: string;
+  /** The operation's estimated cost, once known (set by the limits plugin, charged by the rate limiter). */
+  cost?: number;
 }

@@ -10,6 +10,8 @@ export const ErrorCode = {
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   /** A subgraph this request needed could not be reached or did not answer in time; retrying later may work. */
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The caller has used up their rate limit budget; `Retry-After` says when to come back. */
+  RateLimited: 'RATE_LIMITED',
   /** The caller may not read this field or run this operation. */
   Forbidden: 'FORBIDDEN',
   /** The request's credentials are missing (where required), malformed, or not valid. */
@@ -28,8 +30,6 @@ export function errorBody(code: ErrorCode, message: string): { errors: GraphQLFo
   return { errors: [{ message, extensions: { code } }] };
 }
 
-/** Codes a subgraph may send that reach the client with their message: the caller's own mistakes. */
-const PUBLIC_SUBGRAPH_CODES: ReadonlySet<string> = new Set([ApolloServerErrorCode.BAD_USER_INPUT, 'NOT_FOUND']);
 
 /**
  * Codes of errors about the client's own request (raised by Apollo Server or by this gateway before execution); their
@@ -44,6 +44,7 @@ const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
   ErrorCode.Forbidden,
+  ErrorCode.RateLimited,
 ]);
 
 /**
@@ -54,7 +55,23 @@ const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
  * error keeps its message only when its code is on the public list, a failed fetch becomes SERVICE_UNAVAILABLE, and
  * anything unexpected INTERNAL_SERVER_ERROR. The full error is logged under the request id (plugins/errorLogging.ts).
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function createFormatError(options: {
+  /** Codes a subgraph may send that reach the client with their message: the caller's own mistakes. */
+  publicSubgraphCodes: readonly string[];
+  /** Production hides limit values, which graphql-js's token limit puts in its message. */
+  showLimitValues: boolean;
+}): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  const publicSubgraphCodes = new Set(options.publicSubgraphCodes);
+  return (formatted, error) => {
+    const masked = formatError(formatted, error, publicSubgraphCodes);
+    if (!options.showLimitValues && masked.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_PARSE_FAILED && /contains more than \d+ tokens/.test(masked.message)) {
+      return { ...masked, message: 'Syntax Error: Document contains too many tokens. Parsing aborted.' };
+    }
+    return masked;
+  };
+}
+
+function formatError(formatted: GraphQLFormattedError, error: unknown, publicSubgraphCodes: ReadonlySet<string>): GraphQLFormattedError {
   const extensions = formatted.extensions ?? {};
   const code = typeof extensions['code'] === 'string' ? extensions['code'] : undefined;
   const where = {
@@ -63,7 +80,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   };
 
   if (typeof extensions['serviceName'] === 'string') {
-    if (code !== undefined && PUBLIC_SUBGRAPH_CODES.has(code)) return { message: formatted.message, ...where, extensions: { code } };
+    if (code !== undefined && publicSubgraphCodes.has(code)) return { message: formatted.message, ...where, extensions: { code } };
   } else if (code !== undefined && PUBLIC_REQUEST_CODES.has(code)) {
     const { stacktrace: _stacktrace, ...rest } = extensions;
     return { ...formatted, extensions: rest };

@@ -13,7 +13,10 @@ import { createSubgraphTokens } from './auth/subgraphTokens.js';
 import { createTokenVerifier } from './auth/tokenVerifier.js';
 import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
-import { formatError } from './errors.js';
+import type { GraphQLSchema } from 'graphql';
+import { createFormatError } from './errors.js';
+import { validationRules } from './limits/validationRules.js';
+import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
 import { lifecycleLogger, type Logger } from './logger.js';
@@ -70,6 +73,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const dataSources = subgraphDataSources({
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
+      timeouts: config.subgraphTimeouts,
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
     });
     releases.push(() => dataSources.close());
@@ -80,7 +84,10 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // Otherwise, outside NODE_ENV=production, any client could ask for the query plan, which names the subgraphs.
       __exposeQueryPlanExperimental: false,
     });
-    apolloGateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    // The supergraph SDL each served schema came from: the cost directives live there, not in the API schema.
+    const supergraphs = new WeakMap<GraphQLSchema, string>();
+    apolloGateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
+      supergraphs.set(apiSchema, coreSupergraphSdl);
       const names = new Set([...coreSupergraphSdl.matchAll(/@join__graph\(name: "([^"]+)"/g)].map((match) => subgraphUrlKey(match[1] ?? '')));
       for (const key of Object.keys(config.subgraphUrls)) {
         if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
@@ -92,6 +99,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       logger,
       dataSource: dataSources.get,
     });
+    const rateLimiter = config.rateLimit.points > 0 ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
+    if (rateLimiter !== undefined) releases.push(() => rateLimiter.close());
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       logger,
@@ -99,12 +108,15 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // No "Did you mean ..." that would name fields a caller cannot discover by introspection.
       hideSchemaDetailsFromClientErrors: !config.introspection,
       includeStacktraceInErrorResponses: false,
-      formatError,
-      csrfPrevention: true,
+      formatError: createFormatError({ publicSubgraphCodes: config.publicErrorCodes, showLimitValues: config.mode === 'development' }),
+      csrfPrevention: config.csrfPrevention,
+      // One operation per request: a batch would multiply every per-operation limit.
       allowBatchedHttpRequests: false,
+      validationRules: validationRules(config),
+      ...(config.limits.maxTokens > 0 ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
-      plugins: gatewayPlugins({ config, logger }),
+      plugins: gatewayPlugins({ config, logger, rateLimiter, supergraphOf: (schema) => supergraphs.get(schema) }),
     });
 
     let handler: GraphQLHandler | undefined;
@@ -117,6 +129,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       authenticate: createAuthenticate(createTokenVerifier(config.auth, clientKeys), { required: config.auth.required }),
       gatewayJwks: { keys: [signingKey.publicJwk] },
       devIssuerJwks,
+      trustedProxies: config.trustedProxies,
+      cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
     });
 
     await app.listen({ host: config.host, port: config.port });
@@ -141,7 +155,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         const value = headers.get(name);
         if (value !== undefined) forwardedHeaders[name] = value;
       }
-      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders };
+      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders, clientIp: request.ip };
     });
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };

@@ -29,13 +29,21 @@ describe('loadConfig', () => {
       },
       subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
       deniedQueryFields: 'remove',
+      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
+      rateLimit: { points: 100000, windowSec: 60, redisUrl: undefined },
+      trustedProxies: [],
+      corsOrigins: [],
+      corsCredentials: false,
+      csrfPrevention: true,
+      publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
+      subgraphTimeouts: {},
     });
   });
 
   it('turns Sandbox and introspection off in production unless asked for', () => {
     const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
     expect(loadConfig({ NODE_ENV: 'production', ...keys })).toMatchObject({ mode: 'production', introspection: false, sandbox: false });
-    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true', ...keys })).toMatchObject({ introspection: true, sandbox: false });
+    expect(loadConfig({ INTROSPECTION: 'false', SANDBOX: 'false' })).toMatchObject({ mode: 'development', introspection: false, sandbox: false });
   });
 
   it('lets development mode bind to the network only when told to', () => {
@@ -105,8 +113,36 @@ describe('loadConfig', () => {
     ['an empty algorithm list', { JWT_ALGORITHMS: ',' }, /JWT_ALGORITHMS must list at least one value/],
     ['a JWKS cooldown of zero', { JWT_JWKS_COOLDOWN_MS: '0' }, /JWT_JWKS_COOLDOWN_MS must be at least 1000/],
     ['development tokens on a network interface', { HOST: '0.0.0.0' }, /HOST is 0.0.0.0 in development mode/],
+    ['CORS for any origin with credentials', { CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' }, /CORS_ORIGINS=\* with CORS_CREDENTIALS=true/],
+    ['a CORS origin with a path', { CORS_ORIGINS: 'https://app.example.com/x' }, /CORS_ORIGINS entries must be origins/],
+    ['a malformed field cap', { FIELD_CAPS: 'createReview' }, /FIELD_CAPS entries must look like Type.field=N/],
+    ['a non-Redis REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis:\/\//],
   ])('refuses %s', (_case, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('refuses, in production, every protection switched off, listing them all', () => {
+    const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
+    let caught: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', ...keys, INTROSPECTION: 'true', SANDBOX: 'true', CSRF_PREVENTION: 'false', CORS_ORIGINS: '*', MAX_DEPTH: '0', MAX_COST: '0', RATE_LIMIT_POINTS: '0' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).problems).toEqual([
+      'INTROSPECTION must be off in production: it hands attackers the whole schema',
+      'SANDBOX must be off in production',
+      'CSRF_PREVENTION must be on in production',
+      'CORS_ORIGINS must list origins in production, not *',
+      'MAX_DEPTH=0 turns a limit off, which production does not allow: set a limit',
+      'MAX_COST=0 turns a limit off, which production does not allow: set a limit',
+      'RATE_LIMIT_POINTS=0 turns a limit off, which production does not allow: set a limit',
+    ]);
+  });
+
+  it('reads per-subgraph timeouts', () => {
+    expect(loadConfig({ SUBGRAPH_REVIEWS_TIMEOUT_MS: '1500' }).subgraphTimeouts).toEqual({ reviews: 1500 });
   });
 });

@@ -11,6 +11,8 @@ const options = {
   draining: () => false,
   authenticate: async () => ANONYMOUS,
   gatewayJwks: { keys: [] },
+  trustedProxies: [],
+  cors: { origins: [], credentials: false },
 };
 
 describe('the HTTP layer before a supergraph is loaded', () => {

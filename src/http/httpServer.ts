@@ -1,3 +1,5 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
 import { AuthError } from '../auth/authError.js';
@@ -37,6 +39,10 @@ export interface HttpServerOptions {
   gatewayJwks: JSONWebKeySet;
   /** In development without a key source, the local issuer's public keys. */
   devIssuerJwks?: JSONWebKeySet | undefined;
+  /** Proxies whose X-Forwarded-For is believed. */
+  trustedProxies: readonly string[];
+  /** Origins browsers may call from, and whether with credentials; none: same-origin only. */
+  cors: { origins: readonly string[]; credentials: boolean };
 }
 
 /**
@@ -53,8 +59,9 @@ export function createHttpServer(options: HttpServerOptions) {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdOf,
     bodyLimit: options.bodyLimitBytes,
-    // Fastify's own default trusts no proxy; X-Forwarded-* stays untrusted until a deployment says otherwise.
-    trustProxy: false,
+    // X-Forwarded-For decides the client's address (and so an anonymous caller's rate budget) only when it comes
+    // from a proxy the deployment names; anyone else could claim any address.
+    trustProxy: options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     // While draining, requests on open connections are still served (answered with `connection: close`); /ready says
     // 503 so that load balancers send no more.
     return503OnClosing: false,
@@ -64,6 +71,24 @@ export function createHttpServer(options: HttpServerOptions) {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
+  void app.register(helmet, {
+    // Apollo's Sandbox page brings its own CSP (with a nonce for its scripts); every other answer is JSON and needs
+    // none but this: nothing may load, nothing may frame it.
+    contentSecurityPolicy: options.sandbox ? false : { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginEmbedderPolicy: false,
+    // The embedded Sandbox is served from Apollo's CDN into this page.
+    crossOriginResourcePolicy: options.sandbox ? { policy: 'cross-origin' } : { policy: 'same-origin' },
+  });
+  if (options.cors.origins.length > 0) {
+    void app.register(cors, {
+      origin: options.cors.origins.includes('*') ? '*' : [...options.cors.origins],
+      credentials: options.cors.credentials,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'],
+      maxAge: 600,
+    });
+  }
   app.addHook('onSend', async (_request, reply) => {
     // Closing the server ends idle keep-alive connections only at that moment; a connection whose request finishes
     // during the drain must be told to close too, or shutdown waits for the client to hang up.

@@ -11,6 +11,8 @@ export interface SubgraphDataSourceOptions {
   /** Per-subgraph URL overrides by subgraph name; the supergraph's URL is used otherwise. */
   urls: Readonly<Record<string, string>>;
   timeoutMs: number;
+  /** Per-subgraph deadlines, by `subgraphUrlKey(name)`, over `timeoutMs`. */
+  timeouts: Readonly<Record<string, number>>;
   /** Mints the token that tells a subgraph the request comes from this gateway, and for whom. */
   tokens: SubgraphTokens;
 }
@@ -31,17 +33,20 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   const built = new Map<string, RemoteGraphQLDataSource<GatewayContext>>();
   const httpAgent = new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, scheduling: 'lifo' });
-  const fetcher = ((url: string, init: RequestInit) =>
-    // node-fetch 2 is CommonJS: its function is the module's `default` under Node's ESM interop.
-    nodeFetch.default(url, {
-      ...init,
-      agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    })) as unknown as RemoteGraphQLDataSource['fetcher'];
+  const fetcherWithDeadline = (timeoutMs: number) =>
+    ((url: string, init: RequestInit) =>
+      // node-fetch 2 is CommonJS: its function is the module's `default` under Node's ESM interop.
+      nodeFetch.default(url, {
+        ...init,
+        agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent),
+        signal: AbortSignal.timeout(timeoutMs),
+      })) as unknown as RemoteGraphQLDataSource['fetcher'];
 
   return {
     buildService({ name, url }) {
-      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[subgraphUrlKey(name)] ?? url, fetcher });
+      const key = subgraphUrlKey(name);
+      const fetcher = fetcherWithDeadline(options.timeouts[key] ?? options.timeoutMs);
+      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url, fetcher });
       built.set(name, dataSource);
       return dataSource;
     },

@@ -1,0 +1,177 @@
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Logger } from '../logger.js';
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** The budget per window. */
+  limit: number;
+  /** Points left in the current window after this charge (0 when refused). */
+  remaining: number;
+  /** Seconds until the window resets (at least 1). */
+  resetSec: number;
+}
+
+export interface CostRateLimiterOptions {
+  /** Points per window for one caller. */
+  points: number;
+  windowSec: number;
+  /** Share the budget between gateway replicas through Redis; absent: in this process only. */
+  redisUrl?: string | undefined;
+  /** Prefix of the Redis keys (lets tests isolate themselves). */
+  keyPrefix?: string;
+  logger: Logger;
+}
+
+export interface CostRateLimiter {
+  /** Charges `cost` points to `callerKey`. A charge larger than the whole budget is refused outright. */
+  consume(callerKey: string, cost: number): Promise<RateLimitDecision>;
+  /** Closes the Redis connection, if any. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_KEY_PREFIX = 'gateway:cost';
+/** Every operation waits on the limiter: a Redis that hangs must cost a request this much at most, not its timeout. */
+const REDIS_COMMAND_TIMEOUT_MS = 500;
+const REDIS_CONNECT_TIMEOUT_MS = 2_000;
+const REDIS_MAX_RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * A per-caller budget of points per fixed window, charged by each operation's estimated cost, so that one expensive
+ * query weighs as much as many cheap ones. The counting is rate-limiter-flexible's.
+ *
+ * With `redisUrl` the budget is shared by every replica. When Redis is unreachable the limiter fails open to an
+ * in-memory limiter with the same budget: the gateway keeps serving and still refuses floods, though each replica then
+ * counts on its own (a caller spread over N replicas gets up to N budgets until Redis is back). Losing the limiter
+ * must not take the API down with it. The switch back to Redis is automatic.
+ *
+ * A refused charge still counts in its window (rate-limiter-flexible increments before it compares, atomically), so a
+ * caller that keeps sending over budget stays refused until the window resets. A charge above the whole budget could
+ * never pass: it is refused without being counted.
+ */
+export function createCostRateLimiter(options: CostRateLimiterOptions): CostRateLimiter {
+  const { points, windowSec, logger } = options;
+  if (!Number.isInteger(points) || points < 1) throw new Error(`rate limit points must be a positive integer (got ${points})`);
+  // rate-limiter-flexible gives Redis keys a TTL in whole seconds.
+  if (!Number.isInteger(windowSec) || windowSec < 1) throw new Error(`rate limit window must be a whole number of seconds, at least 1 (got ${windowSec})`);
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+
+  const local = new RateLimiterMemory({ points, duration: windowSec, keyPrefix });
+  let limiter: RateLimiterAbstract = local;
+  let redis: SharedRedis | undefined;
+  if (options.redisUrl !== undefined) {
+    redis = connectRedis(options.redisUrl, logger);
+    limiter = new RateLimiterRedis({
+      storeClient: redis.client,
+      points,
+      duration: windowSec,
+      keyPrefix,
+      // Skip the round trip while disconnected: the insurance limiter answers at once.
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: local,
+    });
+  }
+
+  const refused = (msBeforeNext: number): RateLimitDecision => ({ allowed: false, limit: points, remaining: 0, resetSec: toResetSec(msBeforeNext, windowSec) });
+
+  return {
+    async consume(callerKey, cost) {
+      if (!(cost >= 0)) throw new RangeError(`a rate limit charge must be a non-negative number of points (got ${cost})`);
+      const charge = Math.ceil(cost);
+      if (charge > points) return refused(windowSec * 1000);
+      try {
+        if (charge === 0) {
+          const current = await limiter.get(callerKey);
+          if (current === null || current.msBeforeNext <= 0) return { allowed: true, limit: points, remaining: points, resetSec: windowSec };
+          return { allowed: true, limit: points, remaining: current.remainingPoints, resetSec: toResetSec(current.msBeforeNext, windowSec) };
+        }
+        const result = await limiter.consume(callerKey, charge);
+        return { allowed: true, limit: points, remaining: result.remainingPoints, resetSec: toResetSec(result.msBeforeNext, windowSec) };
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return refused(rejection.msBeforeNext);
+        // Redis failures are answered by the insurance limiter, so this is a bug or something unforeseen. The limiter
+        // protects the gateway but is not worth an outage: fail open, as when Redis is down.
+        logger.error({ err: rejection, callerKey }, 'the rate limiter failed; the request is allowed without being counted');
+        return { allowed: true, limit: points, remaining: points - charge, resetSec: windowSec };
+      }
+    },
+    async close() {
+      await redis?.close();
+    },
+  };
+}
+
+interface SharedRedis {
+  client: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * An ioredis client that fails fast while Redis is away (no offline queue, one retry, a command timeout) and keeps
+ * reconnecting with a capped backoff. It reports an outage once when it starts and once when it ends, rather than on
+ * every failed reconnection attempt or request.
+ */
+function connectRedis(redisUrl: string, logger: Logger): SharedRedis {
+  const client = new Redis(redisUrl, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** (attempt - 1), REDIS_MAX_RECONNECT_DELAY_MS),
+  });
+  const redis = withoutCredentials(redisUrl);
+  let downSinceMs: number | undefined;
+  let closing = false;
+
+  const markDown = (error?: Error) => {
+    if (closing || downSinceMs !== undefined) return;
+    downSinceMs = Date.now();
+    logger.warn({ redis, ...(error ? { err: error } : {}) }, 'Redis is unreachable; rate limits are counted in this process only until it is back');
+  };
+  // Without an `error` listener, ioredis would report every failed reconnection attempt on its own.
+  client.on('error', (error: Error) => markDown(error));
+  // A Redis that dies closes the connection before any error: report the outage then, not a reconnection later.
+  client.on('close', () => markDown());
+  client.on('end', () => markDown());
+  client.on('ready', () => {
+    if (downSinceMs === undefined) return;
+    logger.info({ redis, downForMs: Date.now() - downSinceMs }, 'Redis is back; rate limits are shared between replicas again');
+    downSinceMs = undefined;
+  });
+
+  return {
+    client,
+    async close() {
+      closing = true;
+      // QUIT waits for replies still due; while disconnected there are none, and QUIT would only fail.
+      if (client.status === 'ready') {
+        try {
+          await client.quit();
+          return;
+        } catch {
+          // the connection went away meanwhile: nothing left to wait for
+        }
+      }
+      client.disconnect();
+    },
+  };
+}
+
+/** The URL to name in logs: a password in it must not reach a log line. */
+function withoutCredentials(redisUrl: string): string {
+  try {
+    const url = new URL(redisUrl);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return '[unparsable Redis URL]';
+  }
+}
+
+function toResetSec(msBeforeNext: number, windowSec: number): number {
+  // rate-limiter-flexible reports -1 for a key without expiry, which a fixed window never has; be safe anyway.
+  if (!(msBeforeNext > 0)) return windowSec;
+  return Math.max(1, Math.ceil(msBeforeNext / 1000));
+}
