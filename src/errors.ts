@@ -64,7 +64,8 @@ export function createFormatError(options: {
   const publicSubgraphCodes = new Set(options.publicSubgraphCodes);
   return (formatted, error) => {
     const masked = formatError(formatted, error, publicSubgraphCodes);
-    if (!options.showLimitValues && masked.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_PARSE_FAILED && /contains more than \d+ tokens/.test(masked.message)) {
+    // graphql-js's own wording ("more that N tokens", sic): the only place the parser states its limit.
+    if (!options.showLimitValues && masked.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_PARSE_FAILED && /contains more (?:than|that) \d+ tokens/.test(masked.message)) {
       return { ...masked, message: 'Syntax Error: Document contains too many tokens. Parsing aborted.' };
     }
     return masked;

@@ -74,7 +74,7 @@ export function createHttpServer(options: HttpServerOptions) {
   void app.register(helmet, {
     // Apollo's Sandbox page brings its own CSP (with a nonce for its scripts); every other answer is JSON and needs
     // none but this: nothing may load, nothing may frame it.
-    contentSecurityPolicy: options.sandbox ? false : { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: options.sandbox ? false : { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginEmbedderPolicy: false,
     // The embedded Sandbox is served from Apollo's CDN into this page.
     crossOriginResourcePolicy: options.sandbox ? { policy: 'cross-origin' } : { policy: 'same-origin' },

@@ -1,0 +1,38 @@
+// npm run check:config: the effective security settings of the configuration in the environment, and the verdict
+// the gateway would give at start (in production, every protection must be on). Exits 1 when it would not start.
+import { ConfigError, loadConfig } from '../src/config.js';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n\nVerdict: the gateway would refuse to start.\n`);
+  process.exit(1);
+}
+
+const onOff = (value: boolean) => (value ? 'on' : 'off');
+const limit = (value: number) => (value === 0 ? 'off' : String(value));
+const source = config.auth.keySource;
+const settings: [string, string][] = [
+  ['mode', config.mode],
+  ['client tokens', source.kind === 'jwks' ? `JWKS ${source.url}` : source.kind === 'file' ? `key file ${source.path}` : `development issuer (${source.path})`],
+  ['issuer / audience', `${config.auth.issuer} / ${config.auth.audience.join(', ')}`],
+  ['algorithms', config.auth.algorithms.join(', ')],
+  ['authentication required', onOff(config.auth.required)],
+  ['introspection', onOff(config.introspection)],
+  ['sandbox', onOff(config.sandbox)],
+  ['csrf prevention', onOff(config.csrfPrevention)],
+  ['cors', config.corsOrigins.length === 0 ? 'same-origin only' : `${config.corsOrigins.join(', ')}${config.corsCredentials ? ' (with credentials)' : ''}`],
+  ['denied query fields', config.deniedQueryFields],
+  ['max depth / aliases / root fields / directives', [config.limits.maxDepth, config.limits.maxAliases, config.limits.maxRootFields, config.limits.maxDirectives].map(limit).join(' / ')],
+  ['max tokens / cost', `${limit(config.limits.maxTokens)} / ${limit(config.limits.maxCost)}`],
+  ['field caps', Object.entries(config.limits.fieldCaps).map(([field, cap]) => `${field}=${cap}`).join(', ') || 'none'],
+  ['rate limit', config.rateLimit.points === 0 ? 'off' : `${config.rateLimit.points} points / ${config.rateLimit.windowSec} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
+  ['body limit', `${config.bodyLimitBytes} bytes`],
+  ['forwarded headers', config.forwardHeaders.join(', ') || 'none'],
+  ['public subgraph error codes', config.publicErrorCodes.join(', ')],
+  ['trusted proxies', config.trustedProxies.join(', ') || 'none'],
+];
+const width = Math.max(...settings.map(([name]) => name.length));
+process.stdout.write(`${settings.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\n\nVerdict: the gateway would start.\n`);
