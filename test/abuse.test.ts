@@ -156,6 +156,27 @@ describe('rate limiting by cost', () => {
   });
 });
 
+describe('the client address of anonymous callers', () => {
+  it('believes X-Forwarded-For only from a trusted proxy', async () => {
+    const env = { RATE_LIMIT_POINTS: '5', RATE_LIMIT_WINDOW_SEC: '30' };
+    const spoofable = await startStack({ env });
+    const behindProxy = await startStack({ env: { ...env, TRUSTED_PROXIES: '127.0.0.1' } });
+    const query = (stack: Stack, forwardedFor: string) => stack.query('{ topProducts { name } }', { headers: { 'x-forwarded-for': forwardedFor } });
+    try {
+      // Untrusted: the header is ignored, both requests are the same caller (127.0.0.1), the second is over budget.
+      expect((await query(spoofable, '203.0.113.1')).status).toBe(200);
+      expect((await query(spoofable, '203.0.113.2')).status).toBe(429);
+      // Behind a trusted proxy: each forwarded address has its own budget.
+      expect((await query(behindProxy, '203.0.113.1')).status).toBe(200);
+      expect((await query(behindProxy, '203.0.113.2')).status).toBe(200);
+      expect((await query(behindProxy, '203.0.113.1')).status).toBe(429);
+    } finally {
+      await spoofable.stop();
+      await behindProxy.stop();
+    }
+  });
+});
+
 describe('hiding the backends', () => {
   let stack: Stack;
   let server: Server;
