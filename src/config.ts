@@ -99,6 +99,8 @@ export interface GatewayConfig {
   publicErrorCodes: readonly string[];
   /** Per-subgraph deadlines from `SUBGRAPH_<NAME>_TIMEOUT_MS`, by `subgraphUrlKey(name)`. */
   subgraphTimeouts: Readonly<Record<string, number>>;
+  /** Share identical subgraph queries in flight at the same moment, per caller identity. */
+  deduplicateSubgraphRequests: boolean;
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -177,6 +179,7 @@ const environmentSchema = z.object({
   CORS_ORIGINS: list.default([]),
   CORS_CREDENTIALS: booleanFlag.default(false),
   CSRF_PREVENTION: booleanFlag.default(true),
+  DEDUPLICATE_SUBGRAPH_REQUESTS: booleanFlag.default(true),
   PUBLIC_ERROR_CODES: list.default(['BAD_USER_INPUT', 'NOT_FOUND']),
   INTROSPECTION: booleanFlag.optional(),
   SANDBOX: booleanFlag.optional(),
@@ -307,6 +310,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     csrfPrevention: values.CSRF_PREVENTION,
     publicErrorCodes: values.PUBLIC_ERROR_CODES,
     subgraphTimeouts,
+    deduplicateSubgraphRequests: values.DEDUPLICATE_SUBGRAPH_REQUESTS,
     introspection,
     sandbox,
     logLevel: values.LOG_LEVEL,

@@ -74,6 +74,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
+      deduplicate: config.deduplicateSubgraphRequests,
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
     });
     releases.push(() => dataSources.close());

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       csrfPrevention: true,
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
       subgraphTimeouts: {},
+      deduplicateSubgraphRequests: true,
     });
   });
 

@@ -60,6 +60,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** An access policy instead of src/permissions'. */
   policy?: Policy;
+  /** Puts something (a slow proxy, say) between the gateway and a subgraph: given its URL, returns the one to call. */
+  through?: Partial<Record<SubgraphName, (url: string) => Promise<{ url: string; close(): void }>>>;
 }
 
 /**
@@ -104,7 +106,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await entry.running?.close();
       });
       subgraphs[name] = entry;
-      env[`SUBGRAPH_${name.toUpperCase()}_URL`] = running.url;
+      const through = options.through?.[name];
+      if (through === undefined) {
+        env[`SUBGRAPH_${name.toUpperCase()}_URL`] = running.url;
+      } else {
+        const between = await through(running.url);
+        cleanups.push(async () => between.close());
+        env[`SUBGRAPH_${name.toUpperCase()}_URL`] = between.url;
+      }
     }
 
     const logs: Record<string, unknown>[] = [];

@@ -1,34 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
+import { slowProxy } from './slowProxy.js';
 import { COMMITTED_SUPERGRAPH, postGraphQL, startStack, waitFor, type Stack } from './harness.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DELAY_MS = 1_500;
 
-/** A proxy in front of a subgraph that holds every answer back, so a request is surely in flight at SIGTERM. */
-async function slowProxy(target: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((incoming, outgoing) => {
-    const forward = httpRequest(target, { method: incoming.method, headers: incoming.headers }, (answer) => {
-      setTimeout(() => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(outgoing);
-      }, DELAY_MS);
-    });
-    incoming.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, server };
-}
-
 describe('SIGTERM', () => {
   let stack: Stack;
-  let proxy: { url: string; server: Server };
+  let proxy: { url: string; close(): void };
   let gateway: ServiceProcess;
   let origin: string;
   let signingKeyFile: string;
@@ -40,7 +24,7 @@ describe('SIGTERM', () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await writeFile(signingKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
     stack = await startStack({ env: { GATEWAY_SIGNING_KEY_FILE: signingKeyFile } });
-    proxy = await slowProxy(stack.subgraphs.products.url);
+    proxy = await slowProxy(stack.subgraphs.products.url, DELAY_MS);
     gateway = spawnService({
       service: { name: 'gateway', command: ['node', 'dist/src/main.js'], environment: {} },
       cwd: ROOT,
@@ -62,8 +46,7 @@ describe('SIGTERM', () => {
 
   afterAll(async () => {
     gateway.kill();
-    proxy.server.closeAllConnections();
-    proxy.server.close();
+    proxy.close();
     await stack.stop();
     await rm(dirname(signingKeyFile), { recursive: true, force: true });
   });

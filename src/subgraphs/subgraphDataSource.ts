@@ -6,6 +6,7 @@ import type { SubgraphTokens } from '../auth/subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { subgraphUrlKey } from '../config.js';
+import { deduplicateInflight } from './inflightDeduplication.js';
 
 export interface SubgraphDataSourceOptions {
   /** Per-subgraph URL overrides by subgraph name; the supergraph's URL is used otherwise. */
@@ -15,6 +16,9 @@ export interface SubgraphDataSourceOptions {
   timeouts: Readonly<Record<string, number>>;
   /** Mints the token that tells a subgraph the request comes from this gateway, and for whom. */
   tokens: SubgraphTokens;
+  /** Share identical subgraph queries in flight at the same moment (see inflightDeduplication.ts). */
+  deduplicate: boolean;
+  onDeduplicated?: () => void;
 }
 
 /**
@@ -33,14 +37,16 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   const built = new Map<string, RemoteGraphQLDataSource<GatewayContext>>();
   const httpAgent = new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, scheduling: 'lifo' });
-  const fetcherWithDeadline = (timeoutMs: number) =>
-    ((url: string, init: RequestInit) =>
+  const fetcherWithDeadline = (timeoutMs: number) => {
+    const fetch = (url: string, init: RequestInit) =>
       // node-fetch 2 is CommonJS: its function is the module's `default` under Node's ESM interop.
       nodeFetch.default(url, {
         ...init,
         agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent),
         signal: AbortSignal.timeout(timeoutMs),
-      })) as unknown as RemoteGraphQLDataSource['fetcher'];
+      });
+    return (options.deduplicate ? deduplicateInflight(fetch, options.onDeduplicated) : fetch) as unknown as RemoteGraphQLDataSource['fetcher'];
+  };
 
   return {
     buildService({ name, url }) {

@@ -1,0 +1,56 @@
+import nodeFetch, { type RequestInit, type Response } from 'node-fetch';
+
+type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+interface Shared {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/** Headers that differ per request without changing the answer: not part of the key. */
+const NOT_IN_KEY = new Set(['x-request-id']);
+
+/**
+ * Shares one subgraph round trip between identical requests in flight at the same moment: same URL, same body (query
+ * and variables) and same headers, including the token the gateway minted for the caller, so that two callers whose
+ * identity differs never share an answer. Mutations are never shared. Every caller gets a Response of its own.
+ * Requests that arrive after the answer are not served from it: this is deduplication, not a cache.
+ */
+export function deduplicateInflight(fetch: Fetch, onShared?: () => void): Fetch {
+  const inflight = new Map<string, Promise<Shared>>();
+  return async (url, init) => {
+    const body = typeof init.body === 'string' ? init.body : undefined;
+    if (body === undefined || init.method !== 'POST' || isMutation(body)) return fetch(url, init);
+    const headers = Object.entries((init.headers ?? {}) as Record<string, string>)
+      .filter(([name]) => !NOT_IN_KEY.has(name.toLowerCase()))
+      .map(([name, value]) => `${name.toLowerCase()}:${value}`)
+      .sort()
+      .join('\n');
+    const key = `${url}\n${headers}\n${body}`;
+
+    let shared = inflight.get(key);
+    if (shared === undefined) {
+      shared = fetch(url, init).then(async (response) => ({
+        status: response.status,
+        statusText: response.statusText,
+        headers: [...response.headers.entries()],
+        body: await response.text(),
+      }));
+      inflight.set(key, shared);
+      const forget = () => inflight.delete(key);
+      shared.then(forget, forget);
+    } else {
+      onShared?.();
+    }
+    const answer = await shared;
+    return new nodeFetch.Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
+  };
+}
+
+/** Whether a GraphQL request body holds a mutation (the gateway sends one operation per subgraph request). */
+function isMutation(body: string): boolean {
+  const query = /"query"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] ?? '';
+  return /^\s*mutation\b/.test(query);
+}

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './harness.js';
+import { slowProxy } from './slowProxy.js';
+
+describe('deduplication of identical subgraph requests in flight', () => {
+  let stack: Stack;
+  const served = () => stack.subgraphs.products.counter.received;
+
+  beforeAll(async () => {
+    // Products answers are held back, so that concurrent requests surely overlap.
+    stack = await startStack({ through: { products: (url) => slowProxy(url, 300) } });
+  });
+  afterAll(() => stack.stop());
+
+  it('sends one subgraph request for identical queries of one caller at the same moment, and answers each in full', async () => {
+    const headers = await stack.as({ subject: '2' });
+    const before = served();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => stack.query('{ topProducts(first: 2) { name } }', { headers })));
+    for (const answer of answers) expect(answer.body).toEqual({ data: { topProducts: [{ name: 'Table' }, { name: 'Couch' }] } });
+    expect(served() - before).toBe(1);
+  });
+
+  it('never shares an answer between callers whose identity differs', async () => {
+    const before = served();
+    const answers = await Promise.all(
+      ['1', '2', '3', '4'].map(async (subject) => stack.query('{ topProducts(first: 2) { name } }', { headers: await stack.as({ subject }) })),
+    );
+    for (const answer of answers) expect(answer.status).toBe(200);
+    expect(served() - before).toBe(4);
+  });
+
+  it('never shares a mutation', async () => {
+    const headers = await stack.as({ subject: '6', roles: ['admin'] });
+    const before = served();
+    const answers = await Promise.all(Array.from({ length: 3 }, () => stack.query('mutation { updatePrice(upc: "4", price: 130) { price } }', { headers })));
+    for (const answer of answers) expect(answer.body).toEqual({ data: { updatePrice: { price: 130 } } });
+    expect(served() - before).toBe(3);
+  });
+
+  it('can be turned off', async () => {
+    const plain = await startStack({ env: { DEDUPLICATE_SUBGRAPH_REQUESTS: 'false' }, through: { products: (url) => slowProxy(url, 300) } });
+    try {
+      const headers = await plain.as({ subject: '2' });
+      await Promise.all(Array.from({ length: 3 }, () => plain.query('{ topProducts(first: 2) { name } }', { headers })));
+      expect(plain.subgraphs.products.counter.received).toBe(3);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
