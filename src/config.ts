@@ -101,6 +101,11 @@ export interface GatewayConfig {
   subgraphTimeouts: Readonly<Record<string, number>>;
   /** Share identical subgraph queries in flight at the same moment, per caller identity. */
   deduplicateSubgraphRequests: boolean;
+  /**
+   * Where Prometheus metrics are served: `main` (GET /metrics beside /graphql, development only, since metrics name
+   * operations and subgraphs), a separate port, or nowhere.
+   */
+  metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -180,6 +185,8 @@ const environmentSchema = z.object({
   CORS_CREDENTIALS: booleanFlag.default(false),
   CSRF_PREVENTION: booleanFlag.default(true),
   DEDUPLICATE_SUBGRAPH_REQUESTS: booleanFlag.default(true),
+  METRICS_PORT: integer(0, 65535).optional(),
+  METRICS_HOST: z.string().min(1).optional(),
   PUBLIC_ERROR_CODES: list.default(['BAD_USER_INPUT', 'NOT_FOUND']),
   INTROSPECTION: booleanFlag.optional(),
   SANDBOX: booleanFlag.optional(),
@@ -311,6 +318,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     publicErrorCodes: values.PUBLIC_ERROR_CODES,
     subgraphTimeouts,
     deduplicateSubgraphRequests: values.DEDUPLICATE_SUBGRAPH_REQUESTS,
+    metrics:
+      values.METRICS_PORT !== undefined
+        ? { kind: 'port', host: values.METRICS_HOST ?? values.HOST, port: values.METRICS_PORT }
+        : mode === 'development'
+          ? { kind: 'main' }
+          : { kind: 'off' },
     introspection,
     sandbox,
     logLevel: values.LOG_LEVEL,

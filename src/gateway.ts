@@ -14,7 +14,9 @@ import { createTokenVerifier } from './auth/tokenVerifier.js';
 import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import type { GraphQLSchema } from 'graphql';
+import Fastify from 'fastify';
 import { createFormatError } from './errors.js';
+import { createMetrics } from './metrics/metrics.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
@@ -70,16 +72,29 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     releases.push(() => clientKeys.close());
     const devIssuerJwks = config.auth.keySource.kind === 'dev' ? { keys: [(await loadOrCreateDevKey(config.auth.keySource.path)).publicJwk] } : undefined;
 
+    const metrics = createMetrics();
     const dataSources = subgraphDataSources({
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
       deduplicate: config.deduplicateSubgraphRequests,
+      onDeduplicated: () => metrics.deduplicated.inc(),
+      onFetched: (subgraph, seconds, failed) => {
+        metrics.subgraphDuration.observe({ subgraph }, seconds);
+        if (failed) metrics.subgraphErrors.inc({ subgraph });
+      },
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
     });
     releases.push(() => dataSources.close());
     const apolloGateway = new ApolloGateway({
-      supergraphSdl: fileSupergraphManager({ path: config.supergraphPath, logger, onReload: dependencies.onSupergraphReload }),
+      supergraphSdl: fileSupergraphManager({
+        path: config.supergraphPath,
+        logger,
+        onReload: (reload) => {
+          metrics.supergraphReloads.inc({ result: reload.ok ? 'applied' : 'rejected' });
+          dependencies.onSupergraphReload?.(reload);
+        },
+      }),
       buildService: dataSources.buildService,
       logger,
       // Otherwise, outside NODE_ENV=production, any client could ask for the query plan, which names the subgraphs.
@@ -117,9 +132,10 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       ...(config.limits.maxTokens > 0 ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
-      plugins: gatewayPlugins({ config, logger, rateLimiter, supergraphOf: (schema) => supergraphs.get(schema) }),
+      plugins: gatewayPlugins({ config, logger, rateLimiter, supergraphOf: (schema) => supergraphs.get(schema), metrics }),
     });
 
+    const serveMetrics = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
     let handler: GraphQLHandler | undefined;
     const app = createHttpServer({
       logger,
@@ -132,7 +148,21 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       devIssuerJwks,
       trustedProxies: config.trustedProxies,
       cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
+      onRejected: (reason) => metrics.rejections.inc({ reason }),
+      metrics: config.metrics.kind === 'main' ? serveMetrics : undefined,
     });
+    if (config.metrics.kind === 'port') {
+      // A port of its own, for an internal network: metrics name operations and subgraphs.
+      const metricsApp = Fastify({ logger: false });
+      metricsApp.get('/metrics', async (_request, reply) => {
+        const { contentType, body } = await serveMetrics();
+        return reply.header('content-type', contentType).send(body);
+      });
+      await metricsApp.listen({ host: config.metrics.host, port: config.metrics.port });
+      releases.push(() => metricsApp.close());
+      const metricsAddress = metricsApp.server.address() as AddressInfo;
+      lifecycleLogger(logger).info({ url: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` }, 'metrics listening');
+    }
 
     await app.listen({ host: config.host, port: config.port });
     closeHttp = async () => {

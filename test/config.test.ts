@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
       subgraphTimeouts: {},
       deduplicateSubgraphRequests: true,
+      metrics: { kind: 'main' },
     });
   });
 

@@ -43,6 +43,10 @@ export interface HttpServerOptions {
   trustedProxies: readonly string[];
   /** Origins browsers may call from, and whether with credentials; none: same-origin only. */
   cors: { origins: readonly string[]; credentials: boolean };
+  /** Told of requests refused before GraphQL runs. */
+  onRejected?: (reason: 'auth' | 'size') => void;
+  /** Serves GET /metrics with this, when metrics belong on the main port. */
+  metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
 
 /**
@@ -101,6 +105,13 @@ export function createHttpServer(options: HttpServerOptions) {
 
   app.decorateRequest('principal', undefined);
   app.get('/health', async () => ({ status: 'ok' }));
+  const metrics = options.metrics;
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_request, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.header('content-type', contentType).send(body);
+    });
+  }
   app.get(GATEWAY_JWKS_PATH, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(options.gatewayJwks));
   const devIssuerJwks = options.devIssuerJwks;
   if (devIssuerJwks !== undefined) app.get(DEV_ISSUER_JWKS_PATH, async () => devIssuerJwks);
@@ -121,6 +132,7 @@ export function createHttpServer(options: HttpServerOptions) {
         if (!(error instanceof AuthError)) throw error;
         const { status, wwwAuthenticate } = authErrorResponse(error);
         request.log.info({ reason: error.message, kind: error.kind, cause: (error.cause as Error | undefined)?.message }, 'credentials refused');
+        options.onRejected?.('auth');
         if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate);
         if (error.kind === 'unavailable') void reply.header('retry-after', '5');
         const code = error.kind === 'unavailable' ? ErrorCode.ServiceUnavailable : ErrorCode.Unauthenticated;
@@ -141,6 +153,7 @@ export function createHttpServer(options: HttpServerOptions) {
     const status = error.statusCode ?? 500;
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        options.onRejected?.('size');
         return reply.code(413).send(errorBody(ErrorCode.PayloadTooLarge, 'The request body is too large'));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply.code(415).send(errorBody(ErrorCode.UnsupportedMediaType, 'Send GraphQL requests as application/json'));

@@ -9,6 +9,8 @@ import type { GatewayConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { errorLogging } from './errorLogging.js';
+import { metricsPlugin } from './metrics.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from './operationLimits.js';
 import { rateLimit } from './rateLimit.js';
 import type { CostRateLimiter } from '../rateLimit/costRateLimiter.js';
@@ -20,10 +22,11 @@ export interface PluginOptions {
   /** Absent when rate limiting is off. */
   rateLimiter: CostRateLimiter | undefined;
   supergraphOf: (schema: GraphQLSchema) => string | undefined;
+  metrics: GatewayMetrics;
 }
 
 /** Every Apollo Server plugin of the gateway, in the order they run. */
-export function gatewayPlugins({ config, logger, rateLimiter, supergraphOf }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
+export function gatewayPlugins({ config, logger, rateLimiter, supergraphOf, metrics }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
@@ -32,6 +35,7 @@ export function gatewayPlugins({ config, logger, rateLimiter, supergraphOf }: Pl
       ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
       : ApolloServerPluginLandingPageDisabled(),
     errorLogging(logger),
+    metricsPlugin(metrics),
     // Cost and field caps before the rate limiter, which charges the cost they estimate.
     operationLimits({ limits: config.limits, showValues: config.mode === 'development', supergraphOf }),
     ...(rateLimiter === undefined ? [] : [rateLimit(rateLimiter, config.rateLimit.windowSec)]),

@@ -19,6 +19,8 @@ export interface SubgraphDataSourceOptions {
   /** Share identical subgraph queries in flight at the same moment (see inflightDeduplication.ts). */
   deduplicate: boolean;
   onDeduplicated?: () => void;
+  /** Told of every subgraph round trip: how long it took and whether it failed (network, deadline, non-2xx). */
+  onFetched?: (subgraph: string, seconds: number, failed: boolean) => void;
 }
 
 /**
@@ -37,21 +39,30 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   const built = new Map<string, RemoteGraphQLDataSource<GatewayContext>>();
   const httpAgent = new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, scheduling: 'lifo' });
-  const fetcherWithDeadline = (timeoutMs: number) => {
-    const fetch = (url: string, init: RequestInit) =>
-      // node-fetch 2 is CommonJS: its function is the module's `default` under Node's ESM interop.
-      nodeFetch.default(url, {
-        ...init,
-        agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+  const fetcherFor = (subgraph: string, timeoutMs: number) => {
+    const fetch = async (url: string, init: RequestInit) => {
+      const started = performance.now();
+      try {
+        // node-fetch 2 is CommonJS: its function is the module's `default` under Node's ESM interop.
+        const response = await nodeFetch.default(url, {
+          ...init,
+          agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        options.onFetched?.(subgraph, (performance.now() - started) / 1000, !response.ok);
+        return response;
+      } catch (error) {
+        options.onFetched?.(subgraph, (performance.now() - started) / 1000, true);
+        throw error;
+      }
+    };
     return (options.deduplicate ? deduplicateInflight(fetch, options.onDeduplicated) : fetch) as unknown as RemoteGraphQLDataSource['fetcher'];
   };
 
   return {
     buildService({ name, url }) {
       const key = subgraphUrlKey(name);
-      const fetcher = fetcherWithDeadline(options.timeouts[key] ?? options.timeoutMs);
+      const fetcher = fetcherFor(name, options.timeouts[key] ?? options.timeoutMs);
       const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url, fetcher });
       built.set(name, dataSource);
       return dataSource;

@@ -1,0 +1,74 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Most distinct operation names counted by name; the rest are counted as `other`, so a client cannot blow up the series. */
+const MAX_OPERATION_NAMES = 200;
+
+export type RejectionReason = 'auth' | 'authz' | 'depth' | 'cost' | 'aliases' | 'root_fields' | 'directives' | 'tokens' | 'field_cap' | 'rate' | 'size' | 'validation';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  /** A bounded label for an operation name. */
+  operationLabel(name: string | null | undefined): string;
+  requests: Counter<'operation' | 'outcome'>;
+  requestDuration: Histogram<'operation'>;
+  rejections: Counter<'reason'>;
+  subgraphDuration: Histogram<'subgraph'>;
+  subgraphErrors: Counter<'subgraph'>;
+  supergraphReloads: Counter<'result'>;
+  deduplicated: Counter;
+}
+
+/** The gateway's Prometheus metrics (prom-client), in a registry of their own, with Node's process metrics. */
+export function createMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const seen = new Set<string>();
+  const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  return {
+    registry,
+    operationLabel(name) {
+      if (name === null || name === undefined || name === '') return 'anonymous';
+      if (seen.has(name)) return name;
+      if (seen.size >= MAX_OPERATION_NAMES || !/^[_A-Za-z][_0-9A-Za-z]{0,99}$/.test(name)) return 'other';
+      seen.add(name);
+      return name;
+    },
+    requests: new Counter({ name: 'gateway_graphql_requests_total', help: 'GraphQL operations by name and outcome (success, error, rejected)', labelNames: ['operation', 'outcome'], registers: [registry] }),
+    requestDuration: new Histogram({ name: 'gateway_graphql_request_duration_seconds', help: 'Time to answer a GraphQL operation', labelNames: ['operation'], buckets: seconds, registers: [registry] }),
+    rejections: new Counter({ name: 'gateway_rejections_total', help: 'Requests refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    subgraphDuration: new Histogram({ name: 'gateway_subgraph_fetch_duration_seconds', help: 'Time of one subgraph request', labelNames: ['subgraph'], buckets: seconds, registers: [registry] }),
+    subgraphErrors: new Counter({ name: 'gateway_subgraph_fetch_errors_total', help: 'Subgraph requests that failed (network, timeout, non-2xx)', labelNames: ['subgraph'], registers: [registry] }),
+    supergraphReloads: new Counter({ name: 'gateway_supergraph_reloads_total', help: 'Supergraph file changes, applied or rejected', labelNames: ['result'], registers: [registry] }),
+    deduplicated: new Counter({ name: 'gateway_subgraph_deduplicated_total', help: 'Subgraph requests answered by an identical one already in flight', registers: [registry] }),
+  };
+}
+
+const LIMIT_REASONS: Readonly<Record<string, RejectionReason>> = {
+  MAX_DEPTH_EXCEEDED: 'depth',
+  MAX_COST_EXCEEDED: 'cost',
+  MAX_ALIASES_EXCEEDED: 'aliases',
+  MAX_ROOT_FIELDS_EXCEEDED: 'root_fields',
+  MAX_DIRECTIVES_EXCEEDED: 'directives',
+  FIELD_CAP_EXCEEDED: 'field_cap',
+};
+
+/** The rejection reason an error stands for, if it is a rejection. */
+export function rejectionReason(extensions: Readonly<Record<string, unknown>> | undefined): RejectionReason | undefined {
+  const code = extensions?.['code'];
+  const validation = extensions?.['validationErrorCode'];
+  if (typeof validation === 'string' && LIMIT_REASONS[validation] !== undefined) return LIMIT_REASONS[validation];
+  switch (code) {
+    case 'FORBIDDEN':
+      return 'authz';
+    case 'RATE_LIMITED':
+      return 'rate';
+    case 'UNAUTHENTICATED':
+      return 'auth';
+    case 'GRAPHQL_PARSE_FAILED':
+      return 'tokens';
+    case 'GRAPHQL_VALIDATION_FAILED':
+      return 'validation';
+    default:
+      return undefined;
+  }
+}
