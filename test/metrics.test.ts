@@ -28,7 +28,7 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('gateway_rejections_total{reason="depth"} 1');
     expect(text).toContain('gateway_rejections_total{reason="auth"} 1');
     expect(text).toMatch(/gateway_subgraph_fetch_duration_seconds_count\{subgraph="products"\} [1-9]/);
-    expect(text).toMatch(/gateway_graphql_request_duration_seconds_bucket\{le="0.1",operation="Catalog"\} 1/);
+    expect(text).toContain('gateway_graphql_request_duration_seconds_count{operation="Catalog"} 1');
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
