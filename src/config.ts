@@ -106,6 +106,8 @@ export interface GatewayConfig {
    * operations and subgraphs), a separate port, or nowhere.
    */
   metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
+  /** Gateway processes sharing the port (node:cluster); 1: this process serves. */
+  workers: number;
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -186,6 +188,7 @@ const environmentSchema = z.object({
   CSRF_PREVENTION: booleanFlag.default(true),
   DEDUPLICATE_SUBGRAPH_REQUESTS: booleanFlag.default(true),
   METRICS_PORT: integer(0, 65535).optional(),
+  GATEWAY_WORKERS: integer(1, 64).default(1),
   METRICS_HOST: z.string().min(1).optional(),
   PUBLIC_ERROR_CODES: list.default(['BAD_USER_INPUT', 'NOT_FOUND']),
   INTROSPECTION: booleanFlag.optional(),
@@ -274,6 +277,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin)) problems.push(`CORS_ORIGINS entries must be origins like https://app.example.com, without a path (got "${origin}")`);
   }
 
+  if (values.GATEWAY_WORKERS > 1 && values.RATE_LIMIT_POINTS > 0 && values.REDIS_URL === undefined) {
+    problems.push('GATEWAY_WORKERS > 1 needs REDIS_URL, so that the workers share one rate budget (each would count alone otherwise)');
+  }
   const limits: LimitsConfig = {
     maxDepth: values.MAX_DEPTH,
     maxAliases: values.MAX_ALIASES,
@@ -324,6 +330,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
         : mode === 'development'
           ? { kind: 'main' }
           : { kind: 'off' },
+    workers: values.GATEWAY_WORKERS,
     introspection,
     sandbox,
     logLevel: values.LOG_LEVEL,

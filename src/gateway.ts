@@ -16,6 +16,7 @@ import type { GatewayContext } from './context.js';
 import type { GraphQLSchema } from 'graphql';
 import Fastify from 'fastify';
 import { createFormatError } from './errors.js';
+import { AggregatorRegistry } from 'prom-client';
 import { createMetrics } from './metrics/metrics.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
@@ -32,6 +33,8 @@ export interface GatewayDependencies {
   onSupergraphReload?: (reload: SupergraphReload) => void;
   /** The access policy; src/permissions' when absent. */
   policy?: Policy;
+  /** One of several cluster workers: the primary serves the metrics port, aggregated over the workers. */
+  clusterWorker?: boolean;
 }
 
 export interface Gateway {
@@ -151,7 +154,12 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       onRejected: (reason) => metrics.rejections.inc({ reason }),
       metrics: config.metrics.kind === 'main' ? serveMetrics : undefined,
     });
-    if (config.metrics.kind === 'port') {
+    if (dependencies.clusterWorker) {
+      // prom-client answers the primary's requests for metrics only once an AggregatorRegistry exists in the worker.
+      new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([metrics.registry]);
+    }
+    if (config.metrics.kind === 'port' && !dependencies.clusterWorker) {
       // A port of its own, for an internal network: metrics name operations and subgraphs.
       const metricsApp = Fastify({ logger: false });
       metricsApp.get('/metrics', async (_request, reply) => {

@@ -1,10 +1,13 @@
-// The gateway process: reads the environment, serves, and drains on SIGTERM or SIGINT.
-import { ConfigError, loadConfig } from './config.js';
+// The gateway process: reads the environment, serves, and drains on SIGTERM or SIGINT. With GATEWAY_WORKERS > 1 this
+// process is the cluster primary and each worker runs this file again, as a gateway.
+import cluster from 'node:cluster';
+import { runPrimary, WORKER_ENV } from './cluster/primary.js';
+import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
 import { createGateway } from './gateway.js';
-import { createLogger, lifecycleLogger } from './logger.js';
+import { createLogger, lifecycleLogger, type Logger } from './logger.js';
 import { stopOnSignals } from './stopOnSignals.js';
 
-let config;
+let config: GatewayConfig;
 try {
   config = loadConfig(process.env);
 } catch (error) {
@@ -14,15 +17,18 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel, base: { service: 'gateway' } });
-const gateway = createGateway(config, { logger });
+if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
+else await runGateway(config, logger, process.env[WORKER_ENV] === '1');
 
-// Drains: requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), then every resource is released.
-stopOnSignals(() => gateway.stop(), lifecycleLogger(logger));
-
-try {
-  await gateway.start();
-} catch (error) {
-  logger.fatal({ err: error }, 'the gateway could not start');
-  await gateway.stop().catch(() => undefined);
-  process.exit(1);
+async function runGateway(config: GatewayConfig, logger: Logger, clusterWorker: boolean): Promise<void> {
+  const gateway = createGateway(config, { logger, clusterWorker });
+  // Drains: requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), then every resource is released.
+  stopOnSignals(() => gateway.stop(), lifecycleLogger(logger));
+  try {
+    await gateway.start();
+  } catch (error) {
+    logger.fatal({ err: error }, 'the gateway could not start');
+    await gateway.stop().catch(() => undefined);
+    process.exit(1);
+  }
 }

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       subgraphTimeouts: {},
       deduplicateSubgraphRequests: true,
       metrics: { kind: 'main' },
+      workers: 1,
     });
   });
 
@@ -118,6 +119,7 @@ describe('loadConfig', () => {
     ['CORS for any origin with credentials', { CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' }, /CORS_ORIGINS=\* with CORS_CREDENTIALS=true/],
     ['a CORS origin with a path', { CORS_ORIGINS: 'https://app.example.com/x' }, /CORS_ORIGINS entries must be origins/],
     ['a malformed field cap', { FIELD_CAPS: 'createReview' }, /FIELD_CAPS entries must look like Type.field=N/],
+    ['several workers without Redis', { GATEWAY_WORKERS: '2' }, /GATEWAY_WORKERS > 1 needs REDIS_URL/],
     ['a non-Redis REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis:\/\//],
   ])('refuses %s', (_case, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
