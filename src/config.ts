@@ -108,6 +108,8 @@ export interface GatewayConfig {
   metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
   /** Gateway processes sharing the port (node:cluster); 1: this process serves. */
   workers: number;
+  /** OpenTelemetry traces over OTLP/HTTP, only when an endpoint is configured. */
+  tracing: { endpoint: string; serviceName: string } | undefined;
   introspection: boolean;
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). */
   sandbox: boolean;
@@ -189,6 +191,8 @@ const environmentSchema = z.object({
   DEDUPLICATE_SUBGRAPH_REQUESTS: booleanFlag.default(true),
   METRICS_PORT: integer(0, 65535).optional(),
   GATEWAY_WORKERS: integer(1, 64).default(1),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be the http(s) base URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318' }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('graphql-gateway'),
   METRICS_HOST: z.string().min(1).optional(),
   PUBLIC_ERROR_CODES: list.default(['BAD_USER_INPUT', 'NOT_FOUND']),
   INTROSPECTION: booleanFlag.optional(),
@@ -331,6 +335,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
           ? { kind: 'main' }
           : { kind: 'off' },
     workers: values.GATEWAY_WORKERS,
+    tracing: values.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : { endpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: values.OTEL_SERVICE_NAME },
     introspection,
     sandbox,
     logLevel: values.LOG_LEVEL,

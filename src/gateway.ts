@@ -18,6 +18,7 @@ import Fastify from 'fastify';
 import { createFormatError } from './errors.js';
 import { AggregatorRegistry } from 'prom-client';
 import { createMetrics } from './metrics/metrics.js';
+import { startTracing } from './telemetry/tracing.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
@@ -67,6 +68,10 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     // off for every gateway this process creates, whatever the environment says.
     process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
 
+    if (config.tracing !== undefined) {
+      const tracing = await startTracing({ ...config.tracing, logger });
+      releases.push(() => tracing.shutdown());
+    }
     const signingKey = await loadOrGenerateSigningKey(config.subgraphTokens.signingKeyFile);
     if (config.subgraphTokens.signingKeyFile === undefined && config.mode === 'production') {
       logger.warn('GATEWAY_SIGNING_KEY_FILE is not set: this replica signs subgraph tokens with a key of its own; replicas behind one JWKS URL must share a key file');

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       deduplicateSubgraphRequests: true,
       metrics: { kind: 'main' },
       workers: 1,
+      tracing: undefined,
     });
   });
 
