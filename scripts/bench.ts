@@ -167,14 +167,18 @@ try {
     }
   }
 
-  let soak: { rssStartMb: number; rssEndMb: number; durationSec: number } | undefined;
+  let soak: { rssStartMb: number; rssEndMb: number; durationSec: number; rssEvery5sMb: number[]; failures: number } | undefined;
   if (values.soak) {
     const body = JSON.stringify({ query: TEST_QUERY });
     const expectedBody = await expected(targets[1] as Target, TEST_QUERY);
     await load(targets[1] as Target, body, expectedBody, warmupSec, headers);
-    const rssStartMb = rssMb(gateway.child.pid ?? 0);
-    await load(targets[1] as Target, body, expectedBody, 60, headers);
-    soak = { rssStartMb, rssEndMb: rssMb(gateway.child.pid ?? 0), durationSec: 60 };
+    const pid = gateway.child.pid ?? 0;
+    const rssStartMb = rssMb(pid);
+    const samples: number[] = [rssStartMb];
+    const sampler = setInterval(() => samples.push(rssMb(pid)), 5_000);
+    const measured = await load(targets[1] as Target, body, expectedBody, 60, headers);
+    clearInterval(sampler);
+    soak = { rssStartMb, rssEndMb: rssMb(pid), durationSec: 60, rssEvery5sMb: samples, failures: measured.failures };
   }
 
   const summary = Object.fromEntries(
