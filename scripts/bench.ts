@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner --soak]
+// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner --soak --gateway-env KEY=VALUE]
 // Runs the demo subgraphs, this gateway with every protection on, and a plain @apollo/gateway baseline, each its own
 // process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
 // gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     workload: { type: 'string', default: 'testQuery,small,owner' },
     soak: { type: 'boolean', default: false },
+    // KEY=VALUE for the gateway's environment, to measure one lever at a time (e.g. DEDUPLICATE_SUBGRAPH_REQUESTS=false).
+    'gateway-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const durationSec = Number(values.duration);
@@ -112,6 +114,11 @@ try {
     RATE_LIMIT_POINTS: '1000000000',
   };
   for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`SUBGRAPH_${name.toUpperCase()}_URL`] = url;
+  for (const setting of values['gateway-env']) {
+    const at = setting.indexOf('=');
+    if (at < 1) throw new Error(`--gateway-env takes KEY=VALUE (got "${setting}")`);
+    gatewayEnv[setting.slice(0, at)] = setting.slice(at + 1);
+  }
   const gateway = spawnService({ service: { name: 'gateway', command: ['node', 'dist/src/main.js'], environment: {} }, cwd: root, env: gatewayEnv });
   started.push(gateway);
 
@@ -190,6 +197,7 @@ try {
   );
   const report = {
     date: new Date().toISOString(),
+    gatewayEnv: values['gateway-env'],
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     settings: { connections, durationSec, warmupSec, rounds },
     workloads: summary,

@@ -98,3 +98,13 @@ function isFetchFailure(error: unknown): boolean {
   const name = original instanceof Error ? original.name : undefined;
   return name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError';
 }
+
+/**
+ * The answer to a request whose operation could not be resolved (an operationName of "" makes graphql-js find none,
+ * while the gateway's planner would still run the document's only operation): a 400, before anything runs.
+ */
+export function unresolvedOperation(): GraphQLError {
+  return new GraphQLError('The operation to run could not be determined: send operationName naming one of the document\'s operations, or none for a single operation', {
+    extensions: { code: ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE, http: { status: 400 } },
+  });
+}

@@ -81,6 +81,12 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const devIssuerJwks = config.auth.keySource.kind === 'dev' ? { keys: [(await loadOrCreateDevKey(config.auth.keySource.path)).publicJwk] } : undefined;
 
     const metrics = createMetrics();
+    if (dependencies.clusterWorker) {
+      // prom-client answers the primary's requests for metrics only once an AggregatorRegistry exists in the worker:
+      // set up first, so that a starting worker answers too.
+      new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([metrics.registry]);
+    }
     const dataSources = subgraphDataSources({
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
@@ -159,11 +165,6 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       onRejected: (reason) => metrics.rejections.inc({ reason }),
       metrics: config.metrics.kind === 'main' ? serveMetrics : undefined,
     });
-    if (dependencies.clusterWorker) {
-      // prom-client answers the primary's requests for metrics only once an AggregatorRegistry exists in the worker.
-      new AggregatorRegistry();
-      AggregatorRegistry.setRegistries([metrics.registry]);
-    }
     if (config.metrics.kind === 'port' && !dependencies.clusterWorker) {
       // A port of its own, for an internal network: metrics name operations and subgraphs.
       const metricsApp = Fastify({ logger: false });

@@ -34,7 +34,7 @@ describe('abusive requests are refused before any subgraph is called, and the ne
   it.each<[string, () => Promise<{ status: number; text: string }>, number, Record<string, unknown>]>([
     ['a deep query (16 levels)', () => post(stack, JSON.stringify({ query: deepQuery(16) })), 400, { code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'MAX_DEPTH_EXCEEDED' }],
     ['depth hidden in fragments', () => post(stack, JSON.stringify({ query: `fragment A on User { reviews { author { ...B } } } fragment B on User { reviews { author { ...C } } } fragment C on User { reviews { author { ...D } } } fragment D on User { reviews { author { ...E } } } fragment E on User { reviews { author { ...G } } } fragment G on User { reviews { author { id } } } { user(id: "1") { ...A } }` })), 400, { validationErrorCode: 'MAX_DEPTH_EXCEEDED' }],
-    ['1000 aliases', () => post(stack, JSON.stringify({ query: `{ ${Array.from({ length: 1000 }, (_, index) => `a${index}: topProducts { name }`).join(' ')} }` })), 400, { code: 'GRAPHQL_PARSE_FAILED' }],
+    ['1000 aliases (past the token limit first)', () => post(stack, JSON.stringify({ query: `{ ${Array.from({ length: 1000 }, (_, index) => `a${index}: topProducts { name }`).join(' ')} }` })), 400, { code: 'GRAPHQL_PARSE_FAILED' }],
     ['100 aliased topProducts', () => post(stack, JSON.stringify({ query: `{ ${Array.from({ length: 100 }, (_, index) => `a${index}: topProducts { upc }`).join(' ')} }` })), 400, { validationErrorCode: 'MAX_ALIASES_EXCEEDED' }],
     ['500 directives (past the token limit first)', () => post(stack, JSON.stringify({ query: fragmentSpreads(500) })), 400, { code: 'GRAPHQL_PARSE_FAILED' }],
     ['25 directives', () => post(stack, JSON.stringify({ query: fragmentSpreads(25) })), 400, { validationErrorCode: 'MAX_DIRECTIVES_EXCEEDED' }],
@@ -46,6 +46,10 @@ describe('abusive requests are refused before any subgraph is called, and the ne
     ['a huge first: argument', () => post(stack, JSON.stringify({ query: '{ topProducts(first: 1000000) { name reviews { body } } }' })), 400, { validationErrorCode: 'MAX_COST_EXCEEDED' }],
     ['a huge first: in a variable', () => post(stack, JSON.stringify({ query: 'query ($n: Int) { topProducts(first: $n) { name reviews { body } } }', variables: { n: 1_000_000 } })), 400, { validationErrorCode: 'MAX_COST_EXCEEDED' }],
     ['createReview twice under aliases', () => post(stack, JSON.stringify({ query: 'mutation { a: createReview(upc: "1", body: "x", rating: 5) { id } b: createReview(upc: "1", body: "y", rating: 5) { id } }' })), 400, { validationErrorCode: 'FIELD_CAP_EXCEEDED' }],
+    ['an empty operationName, which would slip past every check', () => post(stack, JSON.stringify({ query: 'mutation { createProduct(upc: "zz1", name: "Pwned", price: 1) { upc } }', operationName: '' })), 400, { code: 'OPERATION_RESOLUTION_FAILURE' }],
+    ['an alias that claims the gateway\'s __authz_ prefix', () => post(stack, JSON.stringify({ query: '{ user(id: "1") { __authz_id: username email } }' })), 400, { validationErrorCode: 'RESERVED_ALIAS' }],
+    ['null for a non-null @skip(if:) through a variable with a default', () => post(stack, JSON.stringify({ query: 'query ($s: Boolean = false) { topProducts @skip(if: $s) { name } }', variables: { s: null } })), 400, { code: 'BAD_USER_INPUT' }],
+    ['null for a non-null argument through a variable with a default', () => post(stack, JSON.stringify({ query: 'query ($id: ID = "1") { user(id: $id) { name } }', variables: { id: null } })), 400, { code: 'BAD_USER_INPUT' }],
     ['a mutation over GET', async () => {
       const response = await fetch(`${stack.url}/graphql?${new URLSearchParams({ query: 'mutation { deleteReview(id: "1") }' })}`, { headers: { 'apollo-require-preflight': 'true' } });
       return { status: response.status, text: await response.text() };
@@ -124,6 +128,17 @@ describe('rate limiting by cost', () => {
       expect((await stack.query('{ topProducts { name } }')).status).toBe(200);
 
       await waitFor(async () => (await stack.query('{ topProducts { name } }', alan)).status === 200, 5_000);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('charges at least a point for an operation estimated to cost nothing', async () => {
+    const stack = await startStack({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_WINDOW_SEC: '30' } });
+    try {
+      const statuses: number[] = [];
+      for (let index = 0; index < 4; index += 1) statuses.push((await stack.query('{ topProducts(first: 0) { name } }')).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
     } finally {
       await stack.stop();
     }

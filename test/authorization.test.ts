@@ -152,6 +152,15 @@ describe('the access policy, through the gateway', () => {
       expect((await query('anonymous', '{ product(upc: "1") { price } }')).body).toEqual({ data: { product: { price: 899 } } });
     });
 
+    it('runs a permitted mutation, then nulls the fields of its answer that ownership decides against', async () => {
+      const response = await query('user', 'mutation { createReview(upc: "1", body: "Sturdy.", rating: 4) { rating product { reviews { author { username email } } } } }');
+      expect(response.status).toBe(200);
+      const reviews = (response.body.data?.['createReview'] as { product: { reviews: { author: { username: string; email: string | null } }[] } }).product.reviews;
+      expect(reviews.find((review) => review.author.username === '@complete')?.author.email).toBe('alan@example.com');
+      expect(reviews.find((review) => review.author.username === '@ada')?.author.email).toBeNull();
+      expect(response.body.errors?.every((error) => error.extensions?.['code'] === 'FORBIDDEN')).toBe(true);
+    });
+
     it('lets an admin run the catalog mutations and see the cost price', async () => {
       const response = await query('admin', 'mutation { updatePrice(upc: "3", price: 60) { price costPrice } }');
       expect(response.body).toEqual({ data: { updatePrice: { price: 60, costPrice: 30 } } });

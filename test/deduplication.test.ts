@@ -7,8 +7,8 @@ describe('deduplication of identical subgraph requests in flight', () => {
   const served = () => stack.subgraphs.products.counter.received;
 
   beforeAll(async () => {
-    // Products answers are held back, so that concurrent requests surely overlap.
-    stack = await startStack({ through: { products: (url) => slowProxy(url, 300) } });
+    // Products answers are held back a second, so that concurrent requests surely overlap, even on a slow machine.
+    stack = await startStack({ through: { products: (url) => slowProxy(url, 1_000) } });
   });
   afterAll(() => stack.stop());
 

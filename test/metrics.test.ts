@@ -23,13 +23,19 @@ describe('Prometheus metrics', () => {
     const text = await metricsOf(`${stack.url}/metrics`);
     expect(text).toContain('gateway_graphql_requests_total{operation="Catalog",outcome="success"} 1');
     expect(text).toContain('gateway_graphql_requests_total{operation="Private",outcome="rejected"} 1');
-    expect(text).toContain('gateway_graphql_requests_total{operation="Deep",outcome="rejected"} 1');
+    expect(text).toContain('gateway_graphql_requests_total{operation="unresolved",outcome="rejected"} 1');
     expect(text).toContain('gateway_rejections_total{reason="authz"} 1');
     expect(text).toContain('gateway_rejections_total{reason="depth"} 1');
     expect(text).toContain('gateway_rejections_total{reason="auth"} 1');
     expect(text).toMatch(/gateway_subgraph_fetch_duration_seconds_count\{subgraph="products"\} [1-9]/);
     expect(text).toContain('gateway_graphql_request_duration_seconds_count{operation="Catalog"} 1');
     expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('makes no label of a name sent with a request that fails before its operation resolves', async () => {
+    await stack.query('query Squatter1 { nope }');
+    await stack.query('query Squatter2 { ', { operationName: 'Squatter2' });
+    expect(await metricsOf(`${stack.url}/metrics`)).not.toContain('Squatter');
   });
 
   it('keeps operation names to a bounded set', async () => {

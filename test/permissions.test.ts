@@ -112,6 +112,13 @@ describe('three-valued evaluation before execution', () => {
     expect(ctx.errors).toEqual([new Error('boom')]);
   });
 
+  it('keeps a rule that throws a denial even under not()', async () => {
+    const throws = rule('throws-under-not')(() => {
+      throw new Error('boom');
+    });
+    expect(await evaluateRule(not(throws), NO_PARENT, {}, context(user('1')), info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+  });
+
   it('passes a rule\'s GraphQLError through', async () => {
     const explained = rule('explained')(() => new GraphQLError('members only', { extensions: { code: 'FORBIDDEN' } }));
     const decision = await evaluateRule(explained, NO_PARENT, {}, context(anonymous), info, shieldOptions);

@@ -4,7 +4,7 @@ import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, unresolvedOperation } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthzContext } from './authzContext.js';
 import { checkOperation, type OperationCheck } from './checkOperation.js';
@@ -68,7 +68,9 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       throw new GraphQLError('Internal server error', { extensions: { code: ErrorCode.InternalServerError, http: { status: 500 } } });
     }
     const { document, operation } = requestContext;
-    if (operation === undefined) return execute(requestContext);
+    // No operation resolved (an operationName of "" makes graphql-js find none, while the planner still runs the only
+    // one): nothing was checked, so nothing runs.
+    if (operation === undefined) throw unresolvedOperation();
     const { coerced: variables } = getVariableValues(requestContext.schema, operation.variableDefinitions ?? [], requestContext.request.variables ?? {});
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
     if (variables === undefined) return execute(requestContext);
@@ -85,7 +87,15 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     for (const definition of document.definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
     }
-    const check = await checkOperation({ schema: requestContext.schema, operation, fragments, variables, policy: state.policy, context: authz });
+    let check: OperationCheck;
+    try {
+      check = await checkOperation({ schema: requestContext.schema, operation, fragments, variables, policy: state.policy, context: authz });
+    } catch (error) {
+      // graphql-js refuses some argument values only when it reads them (null for a non-null argument given through
+      // a variable with a default): the client's mistake, a 400.
+      if (error instanceof GraphQLError) throw new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+      throw error;
+    }
 
     const firstDenial = check.denied.values().next().value;
     if (firstDenial !== undefined && (operation.operation === 'mutation' || options.deniedQueryFields === 'reject')) {
@@ -110,7 +120,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       check,
       authz,
     });
-    const denial = filtered.errors?.[0];
+    const denial = filtered.errors?.find((error) => error.extensions['code'] === ErrorCode.Forbidden);
     if (denial !== undefined && options.deniedQueryFields === 'reject') {
       // Decided on the data: the plan ran (a query, so nothing changed), but the caller gets none of it.
       throw new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } });

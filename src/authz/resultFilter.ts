@@ -57,7 +57,9 @@ export function createResultFilter(apiSchema: GraphQLSchema, policy: CompiledPol
           if (denied !== undefined) throw denied;
           if (context.check.guarded.has(node)) {
             const parent: Record<string, unknown> = {};
-            for (const read of fieldPolicy.parentFields) parent[read] = source[`${AUTHZ_ALIAS_PREFIX}${read}`] ?? source[read];
+            // Only what the gateway fetched under its own alias: a client alias can never stand in for it (client
+            // aliases beginning with __ are refused in validation).
+            for (const read of fieldPolicy.parentFields) parent[read] = source[`${AUTHZ_ALIAS_PREFIX}${read}`];
             return evaluateRule(fieldPolicy.rule, parent, args, context.authz, info, policy.options).then((decision) => {
               if (decision.kind === 'allow') return source[info.path.key as string];
               if (decision.kind === 'deny') throw decision.error;

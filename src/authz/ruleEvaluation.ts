@@ -65,6 +65,7 @@ export async function evaluateRule(
   if (result === 'undecided') return UNDECIDED;
   if (result === true) return ALLOW;
   if (result instanceof GraphQLError) return { kind: 'deny', error: result };
+  if (result instanceof RuleThrew) return { kind: 'deny', error: options.fallbackError };
   // A rule's own Error passes through only where the policy allows external errors, and never a non-GraphQL one:
   // its message was written for logs, not for clients.
   if (result instanceof Error && options.allowExternalErrors) return { kind: 'deny', error: forbidden(result.message) };
@@ -72,6 +73,9 @@ export async function evaluateRule(
 }
 
 type Result = true | false | Error | 'undecided';
+
+/** A rule that threw: a denial that `not()` must not turn into an allow. */
+class RuleThrew extends Error {}
 
 async function evaluate(shieldRule: ShieldRule, parent: unknown, args: Record<string, unknown>, context: RuleContext, info: GraphQLResolveInfo): Promise<Result> {
   const children = () => (shieldRule as unknown as { getRules(): ShieldRule[] }).getRules();
@@ -103,7 +107,7 @@ async function evaluate(shieldRule: ShieldRule, parent: unknown, args: Record<st
     const [child] = children();
     if (child === undefined) return false;
     const result = await evaluate(child, parent, args, context, info);
-    if (result === 'undecided') return 'undecided';
+    if (result === 'undecided' || result instanceof RuleThrew) return result;
     if (result === true) return (shieldRule as unknown as { error?: Error }).error ?? false;
     return true;
   }
@@ -121,7 +125,7 @@ async function evaluate(shieldRule: ShieldRule, parent: unknown, args: Record<st
       return typeof result === 'string' ? new Error(result) : result;
     } catch (error) {
       context.onRuleError(error, leaf.name);
-      return false;
+      return new RuleThrew();
     }
   }
   throw new Error(`Not a graphql-shield rule: ${String(shieldRule)}`);

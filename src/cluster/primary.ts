@@ -8,6 +8,9 @@ import { AggregatorRegistry } from 'prom-client';
 import type { GatewayConfig } from '../config.js';
 import { lifecycleLogger, type Logger } from '../logger.js';
 
+/** More worker deaths than this within a minute stop the whole gateway (exit 1) instead of restarting forever. */
+const MAX_DEATHS_PER_MINUTE = 5;
+
 /** Set in a worker's environment: the gateway runs as one of several processes sharing the port. */
 export const WORKER_ENV = 'GATEWAY_WORKER';
 
@@ -33,10 +36,24 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
 
   let stopping = false;
   const fork = (): Worker => cluster.fork(env);
+  // A worker that dies is replaced after a pause that doubles with every death in the last minute; a worker that
+  // cannot start at all (bad supergraph, port taken) must not make the primary fork forever.
+  const deaths: number[] = [];
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    logger.error({ worker: worker.id, code, signal }, 'a gateway worker died; starting another');
-    fork();
+    const now = Date.now();
+    deaths.push(now);
+    while ((deaths[0] ?? now) < now - 60_000) deaths.shift();
+    if (deaths.length > MAX_DEATHS_PER_MINUTE) {
+      logger.fatal({ deaths: deaths.length }, 'gateway workers keep dying; stopping');
+      void stop('SIGTERM', 1);
+      return;
+    }
+    const pauseMs = Math.min(30_000, 250 * 2 ** (deaths.length - 1));
+    logger.error({ worker: worker.id, code, signal, restartInMs: pauseMs }, 'a gateway worker died; starting another');
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, pauseMs);
   });
   for (let index = 0; index < config.workers; index += 1) fork();
 
@@ -44,13 +61,21 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
   if (config.metrics.kind === 'port') {
     const aggregator = new AggregatorRegistry();
     const metricsApp = Fastify({ logger: false });
-    metricsApp.get('/metrics', async (_request, reply) => reply.header('content-type', aggregator.contentType).send(await aggregator.clusterMetrics()));
+    metricsApp.get('/metrics', async (_request, reply) => {
+      try {
+        return reply.header('content-type', aggregator.contentType).send(await aggregator.clusterMetrics());
+      } catch (error) {
+        // A worker that is starting does not answer yet: the scrape is retried, the error not worth a 500 page.
+        logger.warn({ err: error }, 'collecting metrics from the workers failed');
+        return reply.code(503).send('metrics unavailable: a worker did not answer\n');
+      }
+    });
     await metricsApp.listen({ host: config.metrics.host, port: config.metrics.port });
     closeMetrics = () => metricsApp.close();
     log.info({ url: `http://${config.metrics.host}:${(metricsApp.server.address() as { port: number }).port}/metrics`, workers: config.workers }, 'metrics listening');
   }
 
-  const stop = async (signal: NodeJS.Signals) => {
+  const stop = async (signal: NodeJS.Signals, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'stopping every worker');
@@ -66,7 +91,7 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
     await closeMetrics?.();
     if (keyDir !== undefined) await rm(keyDir, { recursive: true, force: true });
     log.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', (signal) => void stop(signal));
   process.on('SIGINT', (signal) => void stop(signal));

@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { rejectionReason, type GatewayMetrics } from '../metrics/metrics.js';
 
@@ -12,11 +11,10 @@ export function metricsPlugin(metrics: GatewayMetrics): ApolloServerPlugin<Gatew
     async requestDidStart() {
       const started = performance.now();
       return {
-        async willSendResponse({ response, operationName, document, request, errors }) {
-          // A request refused in validation never resolves its operation: name it from the document then.
-          const named = document?.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
-          const fallback = request.operationName ?? (named?.length === 1 ? named[0]?.name?.value : undefined);
-          const operation = metrics.operationLabel(operationName ?? fallback);
+        async willSendResponse({ response, operationName, operation: resolved, errors }) {
+          // Only names of operations that resolved become labels: a request refused before (a parse or validation
+          // failure, never rate-limited) could otherwise fill the label set with made-up names.
+          const operation = resolved === undefined ? 'unresolved' : metrics.operationLabel(operationName);
           const all = errors ?? (response.body.kind === 'single' ? response.body.singleResult.errors : undefined) ?? [];
           const reasons = all.map((error) => rejectionReason(error.extensions));
           // A partial result with only denied fields still answered: it counts as a success with a rejection.

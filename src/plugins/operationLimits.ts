@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { getVariableValues, Kind, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { getVariableValues, GraphQLError, Kind, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { unresolvedOperation } from '../errors.js';
 import type { LimitsConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
 import { costModel, type CostModel } from '../limits/costModel.js';
@@ -34,14 +35,23 @@ export function operationLimits({ limits, showValues, supergraphOf }: OperationL
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, document, schema, request, contextValue }) {
-          if (operation === undefined) return;
+          // Fails closed: the executor would still run the only operation of the document (see unresolvedOperation).
+          if (operation === undefined) throw unresolvedOperation();
           const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
           // Variables that do not coerce fail before execution, and nothing runs: no estimate needed.
           if (coerced === undefined) return;
           const fragments: Record<string, FragmentDefinitionNode> = {};
           for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
           const fieldCounts = capped ? new Map<string, number>() : undefined;
-          const cost = estimateCost({ schema, operation, fragments, variables: coerced, model: modelFor(schema), defaults: { listSize: limits.defaultListSize }, fieldCounts });
+          let cost: number;
+          try {
+            cost = estimateCost({ schema, operation, fragments, variables: coerced, model: modelFor(schema), defaults: { listSize: limits.defaultListSize }, fieldCounts });
+          } catch (error) {
+            // graphql-js refuses some argument values only when it reads them (null for a non-null argument given
+            // through a variable with a default): the client's mistake, a 400.
+            if (error instanceof GraphQLError) throw new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+            throw error;
+          }
           contextValue.cost = cost;
           if (limits.maxCost > 0 && cost > limits.maxCost) {
             throw limitExceeded(LimitCode.Cost, 'estimated cost', limits.maxCost, cost, { showValues, http400: true, nodes: [operation] });

@@ -29,7 +29,9 @@ export function rateLimit(limiter: CostRateLimiter, windowSec: number): ApolloSe
       let decision: RateLimitDecision | undefined;
       return {
         async didResolveOperation({ contextValue }) {
-          decision = await limiter.consume(rateLimitKey(contextValue), contextValue.cost ?? 1);
+          // Every operation costs at least a point: one that selects nothing costly still reaches the gateway and, often,
+          // a subgraph.
+          decision = await limiter.consume(rateLimitKey(contextValue), Math.max(1, contextValue.cost ?? 1));
           if (!decision.allowed) {
             const headers = new HeaderMap([...rateLimitHeaders(decision, windowSec), ['retry-after', String(decision.resetSec)]]);
             throw new GraphQLError('Too many requests: the rate limit for this caller is used up; retry later', {

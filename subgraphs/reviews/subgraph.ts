@@ -4,6 +4,13 @@ import { userInputError } from '../shared/userInputError.js';
 import { REVIEWABLE_UPCS, REVIEWS, USERNAMES, type ReviewRecord } from './data.js';
 
 const MAX_BODY_LENGTH = 5_000;
+/** Lists of reviews are paginated, so that what a query asks for, and what the gateway's cost estimate counts, is bounded. */
+const MAX_PAGE = 100;
+
+function page(reviews: ReviewRecord[], first: number): ReviewRecord[] {
+  if (first < 0) throw userInputError('first must not be negative', 'first');
+  return reviews.slice(0, Math.min(first, MAX_PAGE));
+}
 
 /** The reviews subgraph: reviews, and the reviews of each product and each user. */
 export function createReviewsSubgraph(): Subgraph {
@@ -21,10 +28,10 @@ export function createReviewsSubgraph(): Subgraph {
           review.authorId === null ? null : { __typename: 'User', id: review.authorId, username: USERNAMES[review.authorId] ?? null },
       },
       User: {
-        reviews: (user: { id: string }) => [...reviews.values()].filter((review) => review.authorId === user.id),
+        reviews: (user: { id: string }, args: { first: number }) => page([...reviews.values()].filter((review) => review.authorId === user.id), args.first),
       },
       Product: {
-        reviews: (product: { upc: string }) => [...reviews.values()].filter((review) => review.upc === product.upc),
+        reviews: (product: { upc: string }, args: { first: number }) => page([...reviews.values()].filter((review) => review.upc === product.upc), args.first),
       },
       Mutation: {
         createReview: (_parent: unknown, args: { upc: string; body: string; rating: number }, context: { userId: string | null }) => {
