@@ -1,7 +1,7 @@
 // npm run token -- --sub 1 --roles admin [--scopes "read write"] [--ttl 3600]
 // Prints a token that a development gateway (no key source configured) accepts, for Sandbox's Authorization header.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 
 const { values } = parseArgs({
@@ -13,14 +13,7 @@ const { values } = parseArgs({
   },
 });
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit(process.env);
 const source = config.auth.keySource;
 if (source.kind !== 'dev') {
   process.stderr.write(`npm run token signs development tokens only, for a gateway in development mode with no key source; this configuration uses ${source.kind === 'jwks' ? 'JWT_JWKS_URL' : 'JWT_PUBLIC_KEYS'}: get a token from your identity provider.\n`);

@@ -398,3 +398,14 @@ export function subgraphUrlKey(subgraphName: string): string {
 export function subgraphUrlVariable(subgraphName: string): string {
   return `SUBGRAPH_${subgraphName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
 }
+
+/** For a process's entry point: the configuration, or the list of problems on standard error and exit code 2. */
+export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}

@@ -2,19 +2,12 @@
 // process is the cluster primary and each worker runs this file again, as a gateway.
 import cluster from 'node:cluster';
 import { runPrimary, WORKER_ENV } from './cluster/primary.js';
-import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { loadConfigOrExit, type GatewayConfig } from './config.js';
 import { createGateway } from './gateway.js';
 import { createLogger, lifecycleLogger, type Logger } from './logger.js';
 import { stopOnSignals } from './stopOnSignals.js';
 
-let config: GatewayConfig;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit(process.env);
 
 const logger = createLogger({ level: config.logLevel, base: { service: 'gateway' } });
 if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);

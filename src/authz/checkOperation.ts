@@ -1,13 +1,9 @@
 import {
   getArgumentValues,
-  getDirectiveValues,
   getNamedType,
-  GraphQLIncludeDirective,
-  GraphQLSkipDirective,
   isAbstractType,
   isObjectType,
   Kind,
-  typeFromAST,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLError,
@@ -18,6 +14,7 @@ import {
   type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { isIncluded, typeConditionApplies } from '../graphqlSelections.js';
 import type { AuthzContext } from './authzContext.js';
 import type { CompiledPolicy } from './compilePolicy.js';
 import { evaluateRule, NO_PARENT } from './ruleEvaluation.js';
@@ -56,17 +53,8 @@ export async function checkOperation(input: {
   const root = schema.getRootType(operation.operation);
   if (root === undefined || root === null) return check;
 
-  const included = (selection: SelectionNode): boolean => {
-    if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.['if'] === true) return false;
-    return getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.['if'] !== false;
-  };
-  const applies = (typeCondition: FragmentDefinitionNode['typeCondition'] | undefined, type: GraphQLObjectType): boolean => {
-    if (typeCondition === undefined) return true;
-    const conditionType = typeFromAST(schema, typeCondition);
-    if (conditionType === undefined) return false;
-    if (conditionType === type) return true;
-    return isAbstractType(conditionType) && schema.isSubType(conditionType, type);
-  };
+  const included = (selection: SelectionNode) => isIncluded(selection, variables);
+  const applies = (typeCondition: FragmentDefinitionNode['typeCondition'] | undefined, type: GraphQLObjectType) => typeConditionApplies(schema, typeCondition, type);
 
   const walk = async (selectionSet: SelectionSetNode, possibleTypes: readonly GraphQLObjectType[], path: Path | undefined): Promise<void> => {
     for (const selection of selectionSet.selections) {

@@ -1,16 +1,12 @@
 import {
   getArgumentValues,
-  getDirectiveValues,
   getNamedType,
   getNullableType,
-  GraphQLIncludeDirective,
   GraphQLList,
-  GraphQLSkipDirective,
   isAbstractType,
   isCompositeType,
   isObjectType,
   Kind,
-  typeFromAST,
   type FragmentDefinitionNode,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -18,6 +14,7 @@ import {
   type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { isIncluded, typeConditionApplies } from '../graphqlSelections.js';
 import type { CostModel } from './costModel.js';
 
 export interface CostDefaults {
@@ -53,9 +50,7 @@ export function estimateCost(input: {
   if (root === undefined || root === null) return 0;
   const mutation = operation.operation === 'mutation';
 
-  const included = (selection: SelectionNode): boolean =>
-    getDirectiveValues(GraphQLSkipDirective, selection, variables)?.['if'] !== true &&
-    getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.['if'] !== false;
+  const included = (selection: SelectionNode) => isIncluded(selection, variables);
 
   const selectionCost = (selectionSet: SelectionSetNode, type: GraphQLObjectType, visiting: ReadonlySet<string>): number => {
     let total = 0;
@@ -68,8 +63,7 @@ export function estimateCost(input: {
       const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
       // A fragment cycle never validates; stop here rather than recurse.
       if (fragment === undefined || (selection.kind === Kind.FRAGMENT_SPREAD && visiting.has(selection.name.value))) continue;
-      const condition = fragment.typeCondition === undefined ? undefined : typeFromAST(schema, fragment.typeCondition);
-      if (condition !== undefined && condition !== type && !(isAbstractType(condition) && schema.isSubType(condition, type))) continue;
+      if (!typeConditionApplies(schema, fragment.typeCondition, type)) continue;
       const nextVisiting = selection.kind === Kind.FRAGMENT_SPREAD ? new Set([...visiting, selection.name.value]) : visiting;
       total += selectionCost(fragment.selectionSet, type, nextVisiting);
     }
