@@ -101,6 +101,8 @@ export interface GatewayConfig {
   subgraphTimeouts: Readonly<Record<string, number>>;
   /** Share identical subgraph queries in flight at the same moment, per caller identity. */
   deduplicateSubgraphRequests: boolean;
+  /** `keepalive`: node-fetch over keep-alive agents. `apollo-default`: RemoteGraphQLDataSource's own fetcher, kept only to measure the difference. */
+  subgraphFetcher: 'keepalive' | 'apollo-default';
   /**
    * Where Prometheus metrics are served: `main` (GET /metrics beside /graphql, development only, since metrics name
    * operations and subgraphs), a separate port, or nowhere.
@@ -189,6 +191,7 @@ const environmentSchema = z.object({
   CORS_CREDENTIALS: booleanFlag.default(false),
   CSRF_PREVENTION: booleanFlag.default(true),
   DEDUPLICATE_SUBGRAPH_REQUESTS: booleanFlag.default(true),
+  SUBGRAPH_FETCHER: z.enum(['keepalive', 'apollo-default'], { error: 'must be keepalive or apollo-default' }).default('keepalive'),
   METRICS_PORT: integer(0, 65535).optional(),
   GATEWAY_WORKERS: integer(1, 64).default(1),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be the http(s) base URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318' }).optional(),
@@ -328,6 +331,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     publicErrorCodes: values.PUBLIC_ERROR_CODES,
     subgraphTimeouts,
     deduplicateSubgraphRequests: values.DEDUPLICATE_SUBGRAPH_REQUESTS,
+    subgraphFetcher: values.SUBGRAPH_FETCHER,
     metrics:
       values.METRICS_PORT !== undefined
         ? { kind: 'port', host: values.METRICS_HOST ?? values.HOST, port: values.METRICS_PORT }

@@ -92,6 +92,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
       deduplicate: config.deduplicateSubgraphRequests,
+      fetcher: config.subgraphFetcher,
       onDeduplicated: () => metrics.deduplicated.inc(),
       onFetched: (subgraph, seconds, failed) => {
         metrics.subgraphDuration.observe({ subgraph }, seconds);

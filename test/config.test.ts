@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
       subgraphTimeouts: {},
       deduplicateSubgraphRequests: true,
+      subgraphFetcher: 'keepalive',
       metrics: { kind: 'main' },
       workers: 1,
       tracing: undefined,

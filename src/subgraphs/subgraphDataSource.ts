@@ -18,6 +18,8 @@ export interface SubgraphDataSourceOptions {
   tokens: SubgraphTokens;
   /** Share identical subgraph queries in flight at the same moment (see inflightDeduplication.ts). */
   deduplicate: boolean;
+  /** `apollo-default` leaves RemoteGraphQLDataSource's own fetcher in place (no keep-alive, deadline or deduplication): for measuring only. */
+  fetcher?: 'keepalive' | 'apollo-default';
   onDeduplicated?: () => void;
   /** Told of every subgraph round trip: how long it took and whether it failed (network, deadline, non-2xx). */
   onFetched?: (subgraph: string, seconds: number, failed: boolean) => void;
@@ -62,8 +64,10 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   return {
     buildService({ name, url }) {
       const key = subgraphUrlKey(name);
-      const fetcher = fetcherFor(name, options.timeouts[key] ?? options.timeoutMs);
-      const dataSource = new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url, fetcher });
+      const dataSource =
+        options.fetcher === 'apollo-default'
+          ? new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url })
+          : new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
       built.set(name, dataSource);
       return dataSource;
     },
