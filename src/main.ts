@@ -9,7 +9,8 @@ import { stopOnSignals } from './stopOnSignals.js';
 
 const config = loadConfigOrExit(process.env);
 
-const logger = createLogger({ level: config.logLevel, base: { service: 'gateway' } });
+// In a cluster, every line says which worker wrote it.
+const logger = createLogger({ level: config.logLevel, base: { service: 'gateway', ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) } });
 if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
 else await runGateway(config, logger, process.env[WORKER_ENV] === '1');
 
