@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -122,6 +122,23 @@ describe('composition', () => {
 });
 
 describe('Dockerfile', () => {
+  it('copies everything its build compiles: the build succeeds on exactly the files it copies', async () => {
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    const buildStage = dockerfile.split(/^FROM /m)[1] ?? '';
+    const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)].flatMap((match) => (match[1] ?? '').split(' '));
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'subgraphs', 'scripts']));
+    const context = await mkdtemp(join(tmpdir(), 'docker-context-'));
+    try {
+      for (const path of copied) await cp(join(ROOT, path), join(context, path), { recursive: true });
+      await symlink(join(ROOT, 'node_modules'), join(context, 'node_modules'));
+      await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(context, 'out'), '--tsBuildInfoFile', join(context, 'out', '.tsbuildinfo')], { cwd: context });
+      expect(existsSync(join(context, 'out', 'src', 'main.js'))).toBe(true);
+      expect(existsSync(join(context, 'out', 'subgraphs', 'accounts', 'main.js'))).toBe(true);
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('builds the image every compose service runs: the gateway command by default, with the schema folder', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     const topology = await readTopology(COMPOSE_FILE);
