@@ -1,5 +1,10 @@
 import {
   getDirectiveValues,
+  getVariableValues,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
   isAbstractType,
@@ -23,4 +28,34 @@ export function typeConditionApplies(schema: GraphQLSchema, typeCondition: Named
   if (conditionType === undefined) return false;
   if (conditionType === type) return true;
   return isAbstractType(conditionType) && schema.isSubType(conditionType, type);
+}
+
+const fragmentsByDocument = new WeakMap<DocumentNode, Readonly<Record<string, FragmentDefinitionNode>>>();
+
+/** A document's fragments by name; computed once per document (Apollo Server reuses parsed documents). */
+export function fragmentsOf(document: DocumentNode): Readonly<Record<string, FragmentDefinitionNode>> {
+  let fragments = fragmentsByDocument.get(document);
+  if (fragments === undefined) {
+    const byName: Record<string, FragmentDefinitionNode> = {};
+    for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) byName[definition.name.value] = definition;
+    fragments = byName;
+    fragmentsByDocument.set(document, fragments);
+  }
+  return fragments;
+}
+
+const coercedByInput = new WeakMap<object, { schema: GraphQLSchema; operation: OperationDefinitionNode; coerced: Record<string, unknown> | undefined }>();
+
+/**
+ * An operation's variables coerced as execution will see them (undefined if they do not coerce). The limits plugin
+ * and the authorization check both need them for the same request: the request's own variables object is the key,
+ * or, without variables, the operation (only its defaults apply then).
+ */
+export function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const key: object = raw ?? operation;
+  const cached = coercedByInput.get(key);
+  if (cached !== undefined && cached.schema === schema && cached.operation === operation) return cached.coerced;
+  const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], raw ?? {});
+  coercedByInput.set(key, { schema, operation, coerced });
+  return coerced;
 }

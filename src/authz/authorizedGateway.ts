@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, getVariableValues, Kind, print, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, print, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { coercedVariables, fragmentsOf } from '../graphqlSelections.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import { ANONYMOUS } from '../auth/principal.js';
@@ -71,7 +72,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     // No operation resolved (an operationName of "" makes graphql-js find none, while the planner still runs the only
     // one): nothing was checked, so nothing runs.
     if (operation === undefined) throw unresolvedOperation();
-    const { coerced: variables } = getVariableValues(requestContext.schema, operation.variableDefinitions ?? [], requestContext.request.variables ?? {});
+    const variables = coercedVariables(requestContext.schema, operation, requestContext.request.variables);
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
     if (variables === undefined) return execute(requestContext);
 
@@ -83,10 +84,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       _shield: { cache: {} },
       onRuleError: (error, rule) => logger.error({ err: error, rule, requestId: context.requestId }, 'an access rule threw: the field is denied'),
     };
-    const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const definition of document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-    }
+    const fragments = fragmentsOf(document);
     let check: OperationCheck;
     try {
       check = await checkOperation({ schema: requestContext.schema, operation, fragments, variables, policy: state.policy, context: authz });

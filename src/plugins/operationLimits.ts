@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { getVariableValues, GraphQLError, Kind, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { coercedVariables, fragmentsOf } from '../graphqlSelections.js';
 import { unresolvedOperation } from '../errors.js';
 import type { LimitsConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
@@ -37,11 +38,10 @@ export function operationLimits({ limits, showValues, supergraphOf }: OperationL
         async didResolveOperation({ operation, document, schema, request, contextValue }) {
           // Fails closed: the executor would still run the only operation of the document (see unresolvedOperation).
           if (operation === undefined) throw unresolvedOperation();
-          const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
+          const coerced = coercedVariables(schema, operation, request.variables);
           // Variables that do not coerce fail before execution, and nothing runs: no estimate needed.
           if (coerced === undefined) return;
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+          const fragments = fragmentsOf(document);
           const fieldCounts = capped ? new Map<string, number>() : undefined;
           let cost: number;
           try {
