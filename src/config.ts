@@ -32,6 +32,11 @@ export interface AuthConfig {
   scopesClaims: readonly string[];
   /** Verified tokens kept until they expire, at most this many; 0 turns the cache off. */
   tokenCacheSize: number;
+  /**
+   * The longest lifetime (`exp` minus `iat`, or minus now without `iat`) a token may have. A token valid for a
+   * century would otherwise be accepted, and cached, for as long as it claims.
+   */
+  maxLifetimeSec: number;
 }
 
 /** The tokens the gateway mints for each subgraph request, in place of the client's. */
@@ -50,6 +55,14 @@ export interface LimitsConfig {
   maxDirectives: number;
   /** Parser tokens per document: the parser gives up past this. */
   maxTokens: number;
+  /**
+   * Selections (fields, inline fragments, spreads) an operation would have with every fragment spread expanded,
+   * counted without expanding (Apollo Server's `maxRecursiveSelections`). Decided before any other limit looks at
+   * the document, so that no walk of it can blow up: `{ ...F20 }` where each `Fi` spreads `F(i-1)` twice is 2^20.
+   */
+  maxExpandedSelections: number;
+  /** Errors in one answer, at most; validation stops after this many. */
+  maxErrors: number;
   /** The largest estimated cost (see src/limits/estimateCost.ts) an operation may have. */
   maxCost: number;
   /** Elements assumed in a list whose size nothing gives. */
@@ -65,6 +78,20 @@ export interface RateLimitConfig {
   windowSec: number;
   /** Shares the budget between replicas; in-memory per process when absent. */
   redisUrl: string | undefined;
+  /** Charged on top of the cost when the gateway had to plan the operation (its plan was not cached). */
+  planMissPoints: number;
+}
+
+/** Bounds on connections, so that a client cannot hold the gateway's sockets. */
+export interface ConnectionsConfig {
+  /** The whole request, headers and body, must arrive within this (then 408 and the connection is closed). */
+  requestTimeoutMs: number;
+  /** The request headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections one client address may hold at once (not counted for TRUSTED_PROXIES); 0: no cap. */
+  maxPerClient: number;
 }
 
 /**
@@ -89,6 +116,14 @@ export interface GatewayConfig {
   deniedQueryFields: 'remove' | 'reject';
   limits: LimitsConfig;
   rateLimit: RateLimitConfig;
+  connections: ConnectionsConfig;
+  /** Approximate memory for cached query plans (the gateway plans each new document once, then reuses it). */
+  planCacheMiB: number;
+  /**
+   * Apollo's automatic persisted queries: a client may register any document under its hash and later send only the
+   * hash. Off by default: registration is open to anyone and saves only bandwidth.
+   */
+  automaticPersistedQueries: boolean;
   /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); the client's address is the peer's otherwise. */
   trustedProxies: readonly string[];
   /** Origins a browser may call from (exact, e.g. https://app.example.com); none: same-origin only. */
@@ -168,6 +203,7 @@ const environmentSchema = z.object({
   JWT_JWKS_REFRESH_MS: integer(1_000, 86_400_000).default(600_000),
   JWT_JWKS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
   JWT_TOKEN_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
+  JWT_MAX_LIFETIME_SEC: integer(60, 31_536_000).default(86_400),
   AUTH_REQUIRED: booleanFlag.default(false),
   DEV_KEY_FILE: z.string().min(1).default('.dev/dev-issuer-key.json'),
   DEV_ALLOW_NETWORK: booleanFlag.default(false),
@@ -180,11 +216,20 @@ const environmentSchema = z.object({
   MAX_ROOT_FIELDS: integer(0, 10_000).default(10),
   MAX_DIRECTIVES: integer(0, 10_000).default(20),
   MAX_TOKENS: integer(0, 1_000_000).default(2_000),
+  MAX_EXPANDED_SELECTIONS: integer(0, 10_000_000).default(2_000),
+  MAX_ERRORS: integer(1, 1_000).default(10),
   MAX_COST: integer(0, 100_000_000).default(10_000),
   DEFAULT_LIST_SIZE: integer(1, 100_000).default(10),
   FIELD_CAPS: list.default(['Mutation.createReview=1']),
   RATE_LIMIT_POINTS: integer(0, 1_000_000_000).default(100_000),
   RATE_LIMIT_WINDOW_SEC: integer(1, 86_400).default(60),
+  PLAN_MISS_POINTS: integer(0, 1_000_000_000).default(500),
+  PLAN_CACHE_MIB: integer(1, 16_384).default(30),
+  AUTOMATIC_PERSISTED_QUERIES: booleanFlag.default(false),
+  REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
+  HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(10_000),
+  KEEP_ALIVE_TIMEOUT_MS: integer(1_000, 600_000).default(72_000),
+  MAX_CONNECTIONS_PER_CLIENT: integer(0, 1_000_000).default(64),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }).optional(),
   TRUSTED_PROXIES: list.default([]),
   CORS_ORIGINS: list.default([]),
@@ -223,11 +268,19 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadConfigOptions {
+  /**
+   * Set by the test harness only: allows `NODE_ENV=test`, which behaves as development but may turn limits off
+   * (`MAX_DEPTH=0`). An entry point never sets it, so no deployment can relax a limit by its environment.
+   */
+  testMode?: boolean;
+}
+
 /**
  * Parses and validates the environment into a `GatewayConfig`; throws a `ConfigError` that lists every problem.
- * `NODE_ENV=test` behaves as development. An empty variable counts as unset (compose files write `${VAR:-}`).
+ * An empty variable counts as unset (compose files write `${VAR:-}`).
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, options: LoadConfigOptions = {}): GatewayConfig {
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const problems: string[] = [];
   const parsed = environmentSchema.safeParse(given);
@@ -259,6 +312,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   if (!parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
   const mode = values.NODE_ENV === 'production' ? 'production' : 'development';
+  const testMode = values.NODE_ENV === 'test' && options.testMode === true;
+  if (values.NODE_ENV === 'test' && !testMode) problems.push('NODE_ENV=test is reserved for the test harness: use development or production');
   const auth = authConfig(values, mode, problems);
   const forwardHeaders = values.FORWARD_HEADERS.map((header) => header.toLowerCase());
   for (const header of forwardHeaders) {
@@ -266,10 +321,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       problems.push(`FORWARD_HEADERS must not contain ${header}: credentials, framing and routing headers of subgraph requests are the gateway's own`);
     }
   }
-  if (auth?.keySource.kind === 'dev' && !LOOPBACK_HOSTS.has(values.HOST) && !values.DEV_ALLOW_NETWORK) {
+  // Development serves introspection, Sandbox, metrics and limit values whatever the key source: never on a network
+  // unless asked for by name.
+  if (mode === 'development' && !LOOPBACK_HOSTS.has(values.HOST) && !values.DEV_ALLOW_NETWORK) {
     problems.push(
-      `HOST is ${values.HOST} in development mode, which accepts self-signed development tokens and serves Sandbox: set NODE_ENV=production with a key source, bind HOST=127.0.0.1, or set DEV_ALLOW_NETWORK=true to expose it anyway`,
+      `HOST is ${values.HOST} in development mode, which serves introspection, Sandbox and metrics (and, without a key source, accepts self-signed development tokens): set NODE_ENV=production with a key source, bind HOST=127.0.0.1, or set DEV_ALLOW_NETWORK=true to expose it anyway`,
     );
+  }
+  if (values.HEADERS_TIMEOUT_MS > values.REQUEST_TIMEOUT_MS) {
+    problems.push(`HEADERS_TIMEOUT_MS (${values.HEADERS_TIMEOUT_MS}) must not exceed REQUEST_TIMEOUT_MS (${values.REQUEST_TIMEOUT_MS}): the headers are part of the request`);
   }
   const fieldCaps: Record<string, number> = {};
   for (const entry of values.FIELD_CAPS) {
@@ -293,6 +353,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     maxRootFields: values.MAX_ROOT_FIELDS,
     maxDirectives: values.MAX_DIRECTIVES,
     maxTokens: values.MAX_TOKENS,
+    maxExpandedSelections: values.MAX_EXPANDED_SELECTIONS,
+    maxErrors: values.MAX_ERRORS,
     maxCost: values.MAX_COST,
     defaultListSize: values.DEFAULT_LIST_SIZE,
     fieldCaps,
@@ -305,8 +367,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     if (sandbox) problems.push('SANDBOX must be off in production');
     if (!values.CSRF_PREVENTION) problems.push('CSRF_PREVENTION must be on in production');
     if (values.CORS_ORIGINS.includes('*')) problems.push('CORS_ORIGINS must list origins in production, not *');
-    for (const [variable, value] of Object.entries({ MAX_DEPTH: limits.maxDepth, MAX_ALIASES: limits.maxAliases, MAX_ROOT_FIELDS: limits.maxRootFields, MAX_DIRECTIVES: limits.maxDirectives, MAX_TOKENS: limits.maxTokens, MAX_COST: limits.maxCost, RATE_LIMIT_POINTS: values.RATE_LIMIT_POINTS })) {
-      if (value === 0) problems.push(`${variable}=0 turns a limit off, which production does not allow: set a limit`);
+  }
+  if (!testMode) {
+    // Only the test harness turns limits off; development keeps them, so that what works there works in production.
+    const switchable = {
+      MAX_DEPTH: limits.maxDepth, MAX_ALIASES: limits.maxAliases, MAX_ROOT_FIELDS: limits.maxRootFields, MAX_DIRECTIVES: limits.maxDirectives,
+      MAX_TOKENS: limits.maxTokens, MAX_EXPANDED_SELECTIONS: limits.maxExpandedSelections, MAX_COST: limits.maxCost,
+      RATE_LIMIT_POINTS: values.RATE_LIMIT_POINTS, MAX_CONNECTIONS_PER_CLIENT: values.MAX_CONNECTIONS_PER_CLIENT,
+    };
+    for (const [variable, value] of Object.entries(switchable)) {
+      if (value === 0) problems.push(`${variable}=0 turns a limit off, which only the test harness may do: set a limit`);
     }
   }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
@@ -323,7 +393,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     subgraphTokens: { signingKeyFile: values.GATEWAY_SIGNING_KEY_FILE, issuer: values.GATEWAY_TOKEN_ISSUER, ttlSec: values.GATEWAY_TOKEN_TTL_SEC },
     deniedQueryFields: values.AUTHZ_DENIED_QUERY_FIELDS,
     limits,
-    rateLimit: { points: values.RATE_LIMIT_POINTS, windowSec: values.RATE_LIMIT_WINDOW_SEC, redisUrl: values.REDIS_URL },
+    rateLimit: { points: values.RATE_LIMIT_POINTS, windowSec: values.RATE_LIMIT_WINDOW_SEC, redisUrl: values.REDIS_URL, planMissPoints: values.PLAN_MISS_POINTS },
+    connections: {
+      requestTimeoutMs: values.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: values.HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: values.KEEP_ALIVE_TIMEOUT_MS,
+      maxPerClient: values.MAX_CONNECTIONS_PER_CLIENT,
+    },
+    planCacheMiB: values.PLAN_CACHE_MIB,
+    automaticPersistedQueries: values.AUTOMATIC_PERSISTED_QUERIES,
     trustedProxies: values.TRUSTED_PROXIES,
     corsOrigins: values.CORS_ORIGINS,
     corsCredentials: values.CORS_CREDENTIALS,
@@ -390,6 +468,7 @@ function authConfig(values: Environment, mode: GatewayConfig['mode'], problems: 
     rolesClaim: values.JWT_ROLES_CLAIM,
     scopesClaims: values.JWT_SCOPES_CLAIMS,
     tokenCacheSize: values.JWT_TOKEN_CACHE_SIZE,
+    maxLifetimeSec: values.JWT_MAX_LIFETIME_SEC,
   };
 }
 

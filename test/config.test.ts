@@ -37,11 +37,15 @@ describe('loadConfig', () => {
         rolesClaim: 'roles',
         scopesClaims: ['scope', 'scp'],
         tokenCacheSize: 10000,
+        maxLifetimeSec: 86400,
       },
       subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
       deniedQueryFields: 'remove',
-      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
-      rateLimit: { points: 100000, windowSec: 60, redisUrl: undefined },
+      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
+      rateLimit: { points: 100000, windowSec: 60, redisUrl: undefined, planMissPoints: 500 },
+      connections: { requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 72000, maxPerClient: 64 },
+      planCacheMiB: 30,
+      automaticPersistedQueries: false,
       trustedProxies: [],
       corsOrigins: [],
       corsCredentials: false,
@@ -138,10 +142,32 @@ describe('loadConfig', () => {
       'SANDBOX must be off in production',
       'CSRF_PREVENTION must be on in production',
       'CORS_ORIGINS must list origins in production, not *',
-      'MAX_DEPTH=0 turns a limit off, which production does not allow: set a limit',
-      'MAX_COST=0 turns a limit off, which production does not allow: set a limit',
-      'RATE_LIMIT_POINTS=0 turns a limit off, which production does not allow: set a limit',
+      'MAX_DEPTH=0 turns a limit off, which only the test harness may do: set a limit',
+      'MAX_COST=0 turns a limit off, which only the test harness may do: set a limit',
+      'RATE_LIMIT_POINTS=0 turns a limit off, which only the test harness may do: set a limit',
     ]);
+  });
+
+  it.each([
+    ['development', { MAX_DEPTH: '0', MAX_EXPANDED_SELECTIONS: '0', MAX_CONNECTIONS_PER_CLIENT: '0' }],
+    ['NODE_ENV=test from an entry point', { NODE_ENV: 'test', MAX_COST: '0' }],
+  ])('keeps every limit on in %s: only the test harness may turn one off', (_case, env) => {
+    expect(() => loadConfig(env)).toThrow(/turns a limit off, which only the test harness may do/);
+  });
+
+  it('reserves NODE_ENV=test for the test harness', () => {
+    expect(problemsOf({ NODE_ENV: 'test' })).toEqual(['NODE_ENV=test is reserved for the test harness: use development or production']);
+    expect(loadConfig({ NODE_ENV: 'test', MAX_DEPTH: '0' }, { testMode: true }).limits.maxDepth).toBe(0);
+  });
+
+  it('refuses a development gateway on a network interface whatever the key source', () => {
+    const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
+    expect(() => loadConfig({ HOST: '0.0.0.0', ...keys })).toThrow(/HOST is 0.0.0.0 in development mode/);
+    expect(loadConfig({ HOST: '0.0.0.0', ...keys, NODE_ENV: 'production' }).host).toBe('0.0.0.0');
+  });
+
+  it('refuses a header timeout longer than the request timeout', () => {
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '40000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(/HEADERS_TIMEOUT_MS \(40000\) must not exceed REQUEST_TIMEOUT_MS/);
   });
 
   it('reads per-subgraph timeouts', () => {

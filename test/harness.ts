@@ -118,7 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const logs: Record<string, unknown>[] = [];
     const reloads: SupergraphReload[] = [];
-    const config: GatewayConfig = loadConfig({ ...env, ...options.env });
+    const config: GatewayConfig = loadConfig({ ...env, ...options.env }, { testMode: true });
     const logger = createLogger({ level: config.logLevel, destination: logCollector(logs) });
     const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload), ...(options.policy ? { policy: options.policy } : {}) });
     cleanups.push(() => gateway.stop());
