@@ -155,6 +155,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const app = createHttpServer({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
+      connections: config.connections,
       sandbox: config.sandbox,
       graphqlHandler: () => handler,
       draining: () => stopping !== undefined,

@@ -6,6 +6,7 @@ import { ANONYMOUS } from '../src/auth/principal.js';
 const options = {
   logger: createLogger({ level: 'silent' }),
   bodyLimitBytes: 1024,
+  connections: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxPerClient: 64 },
   sandbox: false,
   graphqlHandler: () => undefined,
   draining: () => false,

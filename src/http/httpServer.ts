@@ -6,6 +6,7 @@ import { AuthError } from '../auth/authError.js';
 import { authErrorResponse, type Authenticate } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
+import type { ConnectionsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLHandler } from './graphqlHandler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
@@ -27,6 +28,8 @@ declare module 'fastify' {
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimitBytes: number;
+  /** Timeouts and the per-client connection cap. */
+  connections: ConnectionsConfig;
   /** Whether `/` sends a browser to Apollo Sandbox at `/graphql`. */
   sandbox: boolean;
   /** The GraphQL handler once a supergraph is loaded; undefined before that and once stopped. */
