@@ -223,7 +223,7 @@ const environmentSchema = z.object({
   FIELD_CAPS: list.default(['Mutation.createReview=1']),
   RATE_LIMIT_POINTS: integer(0, 1_000_000_000).default(100_000),
   RATE_LIMIT_WINDOW_SEC: integer(1, 86_400).default(60),
-  PLAN_MISS_POINTS: integer(0, 1_000_000_000).default(500),
+  PLAN_MISS_POINTS: integer(0, 1_000_000_000).default(1_000),
   PLAN_CACHE_MIB: integer(1, 16_384).default(30),
   AUTOMATIC_PERSISTED_QUERIES: booleanFlag.default(false),
   REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),

@@ -10,6 +10,4 @@ export interface GatewayContext {
   forwardedHeaders: Readonly<Record<string, string>>;
   /** The client's address (from X-Forwarded-For only behind a trusted proxy), for rate limiting anonymous callers. */
   clientIp: string;
-  /** The operation's estimated cost, once known (set by the limits plugin, charged by the rate limiter). */
-  cost?: number;
 }

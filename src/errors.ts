@@ -22,6 +22,16 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** The answer had more than MAX_ERRORS errors; this one stands for those left out. */
+  TooManyErrors: 'TOO_MANY_ERRORS',
+  /** An automatic persisted query whose `sha256Hash` is not the hash of the query sent with it. */
+  PersistedQueryHashMismatch: 'PERSISTED_QUERY_HASH_MISMATCH',
+  /** The request (headers, or headers and body) did not arrive within REQUEST_TIMEOUT_MS / HEADERS_TIMEOUT_MS. */
+  RequestTimeout: 'REQUEST_TIMEOUT',
+  /** The request's headers exceed Node's limit (16 KiB in all). */
+  RequestHeaderFieldsTooLarge: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+  /** The client's address already holds MAX_CONNECTIONS_PER_CLIENT open connections; the new one is closed. */
+  TooManyConnections: 'TOO_MANY_CONNECTIONS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -45,7 +55,14 @@ const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
   ErrorCode.Forbidden,
   ErrorCode.RateLimited,
+  ErrorCode.TooManyErrors,
+  ErrorCode.PersistedQueryHashMismatch,
 ]);
+
+/** Codes of errors that are about the client's request, not a failure of the gateway or a subgraph. */
+export function isClientErrorCode(code: unknown): boolean {
+  return typeof code === 'string' && PUBLIC_REQUEST_CODES.has(code);
+}
 
 /**
  * Apollo Server's `formatError`: what a client may see of an error. It never throws.
@@ -72,6 +89,24 @@ export function createFormatError(options: {
   };
 }
 
+/**
+ * Errors the access policy itself returned (a rule's `new GraphQLError('No review with this id', { extensions: {
+ * code: 'NOT_FOUND' } })`): written by whoever owns the policy for the caller, so they reach the caller as they are.
+ */
+const policyErrors = new WeakSet<object>();
+
+/** Marks an error as the access policy's own answer to the caller (see `policyErrors`), and returns it. */
+export function policyError<T extends GraphQLError>(error: T): T {
+  policyErrors.add(error);
+  return error;
+}
+
+function isPolicyError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if (policyErrors.has(error)) return true;
+  return error instanceof GraphQLError && error.originalError !== undefined && policyErrors.has(error.originalError);
+}
+
 function formatError(formatted: GraphQLFormattedError, error: unknown, publicSubgraphCodes: ReadonlySet<string>): GraphQLFormattedError {
   const extensions = formatted.extensions ?? {};
   const code = typeof extensions['code'] === 'string' ? extensions['code'] : undefined;
@@ -82,7 +117,7 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, publicSub
 
   if (typeof extensions['serviceName'] === 'string') {
     if (code !== undefined && publicSubgraphCodes.has(code)) return { message: formatted.message, ...where, extensions: { code } };
-  } else if (code !== undefined && PUBLIC_REQUEST_CODES.has(code)) {
+  } else if (code !== undefined && (PUBLIC_REQUEST_CODES.has(code) || isPolicyError(error))) {
     const { stacktrace: _stacktrace, ...rest } = extensions;
     return { ...formatted, extensions: rest };
   }

@@ -21,6 +21,9 @@ import { createMetrics } from './metrics/metrics.js';
 import { startTracing } from './telemetry/tracing.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
+import { admittedHandler } from './rateLimit/admission.js';
+import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
+import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
 import { lifecycleLogger, type Logger } from './logger.js';
@@ -101,6 +104,11 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
     });
     releases.push(() => dataSources.close());
+    const rateLimiter = config.rateLimit.points > 0 ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
+    if (rateLimiter !== undefined) releases.push(() => rateLimiter.close());
+    const budget = rateLimiter === undefined ? undefined : createRateBudget(rateLimiter, { windowSec: config.rateLimit.windowSec, planMissPoints: config.rateLimit.planMissPoints });
+    // The gateway's plan cache returns the plan object it stored: a plan not seen before was just built.
+    const knownPlans = new WeakSet<object>();
     const apolloGateway = new ApolloGateway({
       supergraphSdl: fileSupergraphManager({
         path: config.supergraphPath,
@@ -114,6 +122,16 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       logger,
       // Otherwise, outside NODE_ENV=production, any client could ask for the query plan, which names the subgraphs.
       __exposeQueryPlanExperimental: false,
+      experimental_approximateQueryPlanStoreMiB: config.planCacheMiB,
+      experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
+        const hit = knownPlans.has(queryPlan);
+        metrics.queryPlans.inc({ cache: hit ? 'hit' : 'miss' });
+        if (hit) return;
+        knownPlans.add(queryPlan);
+        // Planning a new document is the gateway's dearest work per request: its caller pays for it.
+        const context = requestContext.context as GatewayContext;
+        budget?.chargePlan(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp));
+      },
     });
     // The supergraph SDL each served schema came from: the cost directives live there, not in the API schema.
     const supergraphs = new WeakMap<GraphQLSchema, string>();
@@ -124,14 +142,25 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
       }
     });
+    const analyzer = createRequestAnalyzer({ supergraphOf: (schema) => supergraphs.get(schema), defaults: { listSize: config.limits.defaultListSize } });
     const gateway = authorizedGateway(apolloGateway, {
       policy: dependencies.policy ?? { ruleTree, policies, options: shieldOptions },
       deniedQueryFields: config.deniedQueryFields,
       logger,
       dataSource: dataSources.get,
+      analyzer,
+      ...(budget === undefined
+        ? {}
+        : {
+            beforeExecute: async (requestContext, analysis) => {
+              const context = requestContext.context;
+              const decision = await budget.chargeExecution(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp), analysis.cost);
+              if (decision === undefined) return;
+              if (!decision.allowed) throw budget.refusal(decision);
+              for (const [name, value] of budget.headers(decision)) requestContext.response?.http?.headers.set(name, value);
+            },
+          }),
     });
-    const rateLimiter = config.rateLimit.points > 0 ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
-    if (rateLimiter !== undefined) releases.push(() => rateLimiter.close());
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       logger,
@@ -143,11 +172,16 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       csrfPrevention: config.csrfPrevention,
       // One operation per request: a batch would multiply every per-operation limit.
       allowBatchedHttpRequests: false,
+      // Decided before any of the gateway's own rules look at the document (Apollo runs those only once this bound
+      // passed): no walk of a document, however its fragments multiply, goes past this many selections.
+      ...(config.limits.maxExpandedSelections > 0 ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
       validationRules: validationRules(config),
+      validationOptions: { maxErrors: config.limits.maxErrors },
+      persistedQueries: config.automaticPersistedQueries ? {} : false,
       ...(config.limits.maxTokens > 0 ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
-      plugins: gatewayPlugins({ config, logger, rateLimiter, supergraphOf: (schema) => supergraphs.get(schema), metrics }),
+      plugins: gatewayPlugins({ config, logger, analyzer, metrics }),
     });
 
     const serveMetrics = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
@@ -196,7 +230,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
 
     await apollo.start();
     releases.push(() => apollo.stop());
-    handler = graphqlHandler(apollo, async (request, headers) => {
+    const serve = graphqlHandler(apollo, async (request, headers) => {
       const forwardedHeaders: Record<string, string> = {};
       for (const name of config.forwardHeaders) {
         const value = headers.get(name);
@@ -204,6 +238,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       }
       return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders, clientIp: request.ip };
     });
+    handler = budget === undefined ? serve : admittedHandler(serve, budget, () => metrics.rejections.inc({ reason: 'rate' }));
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };

@@ -79,7 +79,7 @@ describe('abusive requests are refused before any subgraph is called, and the ne
 
   it('shows limit values in development, to help whoever writes the query', async () => {
     const body = JSON.parse((await post(stack, JSON.stringify({ query: deepQuery(16) }))).text) as GraphQLResponse['body'];
-    expect(body.errors?.[0]).toMatchObject({ message: 'The operation exceeds the maximum depth (11, limit 10)', extensions: { limit: 10, actual: 11 } });
+    expect(body.errors?.[0]).toMatchObject({ message: 'The operation exceeds the maximum depth (33, limit 10)', extensions: { limit: 10, actual: 33 } });
   });
 
   it('admits the benchmark query under every default limit', async () => {
@@ -106,7 +106,7 @@ describe('in production, limits say which limit but not its value', () => {
 
 describe('rate limiting by cost', () => {
   it('refuses a caller past their budget with 429, Retry-After and RateLimit headers, without calling a subgraph, until the window passes', async () => {
-    const stack = await startStack({ env: { RATE_LIMIT_POINTS: '12', RATE_LIMIT_WINDOW_SEC: '2' } });
+    const stack = await startStack({ env: { RATE_LIMIT_POINTS: '12', RATE_LIMIT_WINDOW_SEC: '2', PLAN_MISS_POINTS: '0' } });
     try {
       const alan = { headers: await stack.as({ subject: '2' }) };
       // topProducts(first: 5) { name } costs 5: two fit in 12 points, the third does not.
@@ -134,7 +134,7 @@ describe('rate limiting by cost', () => {
   });
 
   it('charges at least a point for an operation estimated to cost nothing', async () => {
-    const stack = await startStack({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_WINDOW_SEC: '30' } });
+    const stack = await startStack({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_WINDOW_SEC: '30', PLAN_MISS_POINTS: '0' } });
     try {
       const statuses: number[] = [];
       for (let index = 0; index < 4; index += 1) statuses.push((await stack.query('{ topProducts(first: 0) { name } }')).status);
@@ -145,7 +145,7 @@ describe('rate limiting by cost', () => {
   });
 
   it('shares one budget between two gateways through Redis', async () => {
-    const env = { RATE_LIMIT_POINTS: '12', RATE_LIMIT_WINDOW_SEC: '30', REDIS_URL: 'redis://127.0.0.1:6379' };
+    const env = { RATE_LIMIT_POINTS: '12', RATE_LIMIT_WINDOW_SEC: '30', REDIS_URL: 'redis://127.0.0.1:6379', PLAN_MISS_POINTS: '0' };
     const one = await startStack({ env });
     const two = await startStack({ env });
     const query = async (stack: Stack, subject: string) => stack.query('{ topProducts { name } }', { headers: await stack.as({ subject }) });
@@ -173,7 +173,7 @@ describe('rate limiting by cost', () => {
 
 describe('the client address of anonymous callers', () => {
   it('believes X-Forwarded-For only from a trusted proxy', async () => {
-    const env = { RATE_LIMIT_POINTS: '5', RATE_LIMIT_WINDOW_SEC: '30' };
+    const env = { RATE_LIMIT_POINTS: '5', RATE_LIMIT_WINDOW_SEC: '30', PLAN_MISS_POINTS: '0' };
     const spoofable = await startStack({ env });
     const behindProxy = await startStack({ env: { ...env, TRUSTED_PROXIES: '127.0.0.1' } });
     const query = (stack: Stack, forwardedFor: string) => stack.query('{ topProducts { name } }', { headers: { 'x-forwarded-for': forwardedFor } });

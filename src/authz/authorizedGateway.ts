@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, print, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { coercedVariables, fragmentsOf } from '../graphqlSelections.js';
+import type { OperationAnalysis } from '../analysis/operationAnalysis.js';
+import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
-import { ErrorCode, unresolvedOperation } from '../errors.js';
+import { ErrorCode, policyError, unresolvedOperation } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthzContext } from './authzContext.js';
 import { checkOperation, type OperationCheck } from './checkOperation.js';
@@ -22,6 +24,13 @@ export interface AuthorizationOptions {
   logger: Logger;
   /** The gateway's data source per subgraph, for rules that look data up. */
   dataSource: (subgraph: string) => RemoteGraphQLDataSource<GatewayContext> | undefined;
+  /** The request's one analysis, whose selected fields the check walks. */
+  analyzer: RequestAnalyzer;
+  /**
+   * Called once the operation is admitted by the policy, just before it runs (the rate limiter charges its cost
+   * here: a refused operation costs its caller nothing more). It may throw to refuse the operation.
+   */
+  beforeExecute?: (requestContext: GatewayGraphQLRequestContext<GatewayContext>, analysis: OperationAnalysis) => Promise<void>;
 }
 
 /** Everything authorization derives from one supergraph, built when it loads. */
@@ -73,10 +82,11 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     // one): nothing was checked, so nothing runs.
     if (operation === undefined) throw unresolvedOperation();
     const variables = coercedVariables(requestContext.schema, operation, requestContext.request.variables);
-    // Variables that do not coerce are reported by the gateway's own check, in the executor below.
-    if (variables === undefined) return execute(requestContext);
-
     const context = requestContext.context as GatewayContext;
+    const analysis = options.analyzer.analyze({ schema: requestContext.schema, document, operation, variables: requestContext.request.variables, context });
+    // Variables that do not coerce are reported by the gateway's own check, in the executor below.
+    if (variables === undefined || analysis === undefined) return execute(requestContext);
+
     const authz: AuthzContext = {
       principal: context.principal ?? ANONYMOUS,
       requestId: context.requestId,
@@ -84,22 +94,14 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       _shield: { cache: {} },
       onRuleError: (error, rule) => logger.error({ err: error, rule, requestId: context.requestId }, 'an access rule threw: the field is denied'),
     };
-    const fragments = fragmentsOf(document);
-    let check: OperationCheck;
-    try {
-      check = await checkOperation({ schema: requestContext.schema, operation, fragments, variables, policy: state.policy, context: authz });
-    } catch (error) {
-      // graphql-js refuses some argument values only when it reads them (null for a non-null argument given through
-      // a variable with a default): the client's mistake, a 400.
-      if (error instanceof GraphQLError) throw new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-      throw error;
-    }
+    const check = await checkOperation({ schema: requestContext.schema, analysis, fragments: fragmentsOf(document), variables, policy: state.policy, context: authz });
 
     const firstDenial = check.denied.values().next().value;
     if (firstDenial !== undefined && (operation.operation === 'mutation' || options.deniedQueryFields === 'reject')) {
       // Nothing runs: a mutation is all or nothing, and `reject` mode says so for queries too.
-      throw new GraphQLError(firstDenial.message, { extensions: { ...firstDenial.extensions, http: { status: 403 } } });
+      throw policyError(new GraphQLError(firstDenial.message, { extensions: { ...firstDenial.extensions, http: { status: 403 } } }));
     }
+    await options.beforeExecute?.(requestContext as GatewayGraphQLRequestContext<GatewayContext>, analysis);
     if (check.denied.size === 0 && check.guarded.size === 0) return execute(requestContext);
 
     const rewritten = rewriteDocument(document, check);
@@ -121,7 +123,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     const denial = filtered.errors?.find((error) => error.extensions['code'] === ErrorCode.Forbidden);
     if (denial !== undefined && options.deniedQueryFields === 'reject') {
       // Decided on the data: the plan ran (a query, so nothing changed), but the caller gets none of it.
-      throw new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } });
+      throw policyError(new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } }));
     }
     const errors = [...(response.errors ?? []), ...(filtered.errors ?? [])];
     return { ...response, data: filtered.data ?? null, ...(errors.length > 0 ? { errors } : {}) };

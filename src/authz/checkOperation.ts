@@ -1,20 +1,6 @@
-import {
-  getArgumentValues,
-  getNamedType,
-  isAbstractType,
-  isObjectType,
-  Kind,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type GraphQLError,
-  type GraphQLObjectType,
-  type GraphQLResolveInfo,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-  type SelectionNode,
-  type SelectionSetNode,
-} from 'graphql';
-import { isIncluded, typeConditionApplies } from '../graphqlSelections.js';
+import type { FieldNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, SelectionSetNode } from 'graphql';
+import type { FragmentDefinitionNode } from 'graphql';
+import type { ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { AuthzContext } from './authzContext.js';
 import type { CompiledPolicy } from './compilePolicy.js';
 import { evaluateRule, NO_PARENT } from './ruleEvaluation.js';
@@ -34,84 +20,62 @@ export interface OperationCheck {
 type Path = GraphQLResolveInfo['path'];
 
 /**
- * Walks every field the operation will execute, as execution would: fragments expanded, `@skip`/`@include` honoured
- * with the coerced variables, aliases followed, and on abstract types every possible object type checked (a field
- * denied for one of them is denied). Each field's rule is evaluated with no parent yet; a rule that needs the parent
- * makes the field guarded. Fields below a denied field are not looked at: they will not run.
- * Introspection fields are left to the introspection setting.
+ * Decides every field the operation will execute, reading the request's analysis (`analyzeOperation`), which has
+ * collected the fields as execution would: fragments expanded, `@skip`/`@include` honoured, aliases followed, merged
+ * by response key, and on abstract types every possible object type apart (a field denied for one of them is denied).
+ * Each shared selection is checked once, so the work is linear in the document. Each field's rule is evaluated with
+ * no parent yet; a rule that needs the parent makes the field guarded. Fields below a denied field are not looked at:
+ * they will not run. Introspection fields are left to the introspection setting.
  */
 export async function checkOperation(input: {
   schema: GraphQLSchema;
-  operation: OperationDefinitionNode;
+  analysis: OperationAnalysis;
   fragments: Readonly<Record<string, FragmentDefinitionNode>>;
   variables: Record<string, unknown>;
   policy: CompiledPolicy;
   context: AuthzContext;
 }): Promise<OperationCheck> {
-  const { schema, operation, fragments, variables, policy, context } = input;
+  const { schema, analysis, fragments, variables, policy, context } = input;
   const check: OperationCheck = { denied: new Map(), guarded: new Set(), parentFields: new Map(), abstractSelections: new Set() };
-  const root = schema.getRootType(operation.operation);
-  if (root === undefined || root === null) return check;
+  const checked = new Set<ObjectSelection>();
 
-  const included = (selection: SelectionNode) => isIncluded(selection, variables);
-  const applies = (typeCondition: FragmentDefinitionNode['typeCondition'] | undefined, type: GraphQLObjectType) => typeConditionApplies(schema, typeCondition, type);
-
-  const walk = async (selectionSet: SelectionSetNode, possibleTypes: readonly GraphQLObjectType[], path: Path | undefined): Promise<void> => {
-    for (const selection of selectionSet.selections) {
-      if (!included(selection)) continue;
-      if (selection.kind === Kind.INLINE_FRAGMENT) {
-        await walk(selection.selectionSet, possibleTypes.filter((type) => applies(selection.typeCondition, type)), path);
+  const walk = async (selection: ObjectSelection, path: Path | undefined): Promise<void> => {
+    if (checked.has(selection)) return;
+    checked.add(selection);
+    for (const field of selection.fields) {
+      const { definition, parentType, fieldName, responseKey, nodes } = field;
+      if (definition === undefined) continue;
+      const info = {
+        fieldName,
+        fieldNodes: nodes,
+        returnType: definition.type,
+        parentType,
+        path: { prev: path, key: responseKey, typename: parentType.name },
+        schema,
+        fragments,
+        rootValue: undefined,
+        operation: analysis.operation,
+        variableValues: variables,
+      } as GraphQLResolveInfo;
+      const fieldPolicy = policy.field(parentType, fieldName);
+      const decision = await evaluateRule(fieldPolicy.rule, NO_PARENT, { ...field.args }, context, info, policy.options);
+      if (decision.kind === 'deny') {
+        for (const node of nodes) if (!check.denied.has(node)) check.denied.set(node, decision.error);
         continue;
       }
-      if (selection.kind === Kind.FRAGMENT_SPREAD) {
-        const fragment = fragments[selection.name.value];
-        if (fragment !== undefined) await walk(fragment.selectionSet, possibleTypes.filter((type) => applies(fragment.typeCondition, type)), path);
-        continue;
-      }
-      const name = selection.name.value;
-      if (name.startsWith('__')) continue;
-      const responseKey = selection.alias?.value ?? name;
-      const childTypes = new Set<GraphQLObjectType>();
-      let abstract = false;
-      for (const type of possibleTypes) {
-        const definition = type.getFields()[name];
-        if (definition === undefined) continue;
-        const fieldPath: Path = { prev: path, key: responseKey, typename: type.name };
-        const info = {
-          fieldName: name,
-          fieldNodes: [selection],
-          returnType: definition.type,
-          parentType: type,
-          path: fieldPath,
-          schema,
-          fragments,
-          rootValue: undefined,
-          operation,
-          variableValues: variables,
-        } as GraphQLResolveInfo;
-        const fieldPolicy = policy.field(type, name);
-        const decision = await evaluateRule(fieldPolicy.rule, NO_PARENT, getArgumentValues(definition, selection, variables), context, info, policy.options);
-        if (decision.kind === 'deny') {
-          if (!check.denied.has(selection)) check.denied.set(selection, decision.error);
-        } else if (decision.kind === 'undecided') {
-          check.guarded.add(selection);
-          const wanted = check.parentFields.get(selectionSet) ?? new Set<string>();
+      if (decision.kind === 'undecided') {
+        for (const node of nodes) check.guarded.add(node);
+        for (const container of field.containers) {
+          const wanted = check.parentFields.get(container) ?? new Set<string>();
           for (const parentField of fieldPolicy.parentFields) wanted.add(parentField);
-          check.parentFields.set(selectionSet, wanted);
-        }
-        const named = getNamedType(definition.type);
-        if (isObjectType(named)) childTypes.add(named);
-        else if (isAbstractType(named)) {
-          abstract = true;
-          for (const possible of schema.getPossibleTypes(named)) childTypes.add(possible);
+          check.parentFields.set(container, wanted);
         }
       }
-      if (selection.selectionSet === undefined || check.denied.has(selection)) continue;
-      if (abstract) check.abstractSelections.add(selection.selectionSet);
-      await walk(selection.selectionSet, [...childTypes], { prev: path, key: responseKey, typename: undefined });
+      if (field.abstract) for (const node of nodes) if (node.selectionSet !== undefined) check.abstractSelections.add(node.selectionSet);
+      for (const child of field.children) await walk(child, { prev: path, key: responseKey, typename: undefined });
     }
   };
 
-  await walk(operation.selectionSet, [root], undefined);
+  if (analysis.root !== undefined) await walk(analysis.root, undefined);
   return check;
 }

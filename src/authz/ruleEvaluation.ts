@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import { allow, and, chain, deny, not, or, race, rule, type IRule } from 'graphql-shield';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, policyError } from '../errors.js';
 
 /**
  * A graphql-shield rule (a leaf `rule()`, or `and`/`or`/`not`/`chain`/`race`/`allow`/`deny`).
@@ -64,7 +64,8 @@ export async function evaluateRule(
   const result = await evaluate(shieldRule, parent, args, context, info);
   if (result === 'undecided') return UNDECIDED;
   if (result === true) return ALLOW;
-  if (result instanceof GraphQLError) return { kind: 'deny', error: result };
+  // The policy's own words to the caller (a NOT_FOUND, say): they reach the client with their code.
+  if (result instanceof GraphQLError) return { kind: 'deny', error: policyError(result) };
   if (result instanceof RuleThrew) return { kind: 'deny', error: options.fallbackError };
   // A rule's own Error passes through only where the policy allows external errors, and never a non-GraphQL one:
   // its message was written for logs, not for clients.

@@ -1,59 +1,54 @@
-import { Kind, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
+import { documentFacts } from '../analysis/documentFacts.js';
 import { LimitCode, limitExceeded } from './limitExceeded.js';
 
+export interface DocumentLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxRootFields: number;
+  maxDirectives: number;
+}
+
 /**
- * Counts that cost nothing to check on the document alone: aliases and directives anywhere in it, and root fields
- * per operation (fragments at the root included). Each is reported once.
+ * The limits decided on the document alone, from one pass over it (`documentFacts`): depth (fragments expanded, so
+ * they cannot hide it), aliases and directives anywhere, root fields per operation, and the reserved `__` aliases.
+ * Each limit is reported once (depth and root fields once per operation). 0 turns a limit off.
+ *
+ * Apollo Server runs this only once its own `maxRecursiveSelections` bound has passed (see gateway.ts), so the
+ * document is known to be small after expansion too.
  */
-export function documentLimitRules(limits: { maxAliases: number; maxDirectives: number; maxRootFields: number }, showValues: boolean): ValidationRule[] {
-  const aliases: ValidationRule = (context: ValidationContext) => {
-    let count = 0;
-    return {
-      Field(node) {
-        if (node.alias !== undefined) count += 1;
-      },
-      Document: {
-        leave(node) {
-          if (count > limits.maxAliases) context.reportError(limitExceeded(LimitCode.Aliases, 'number of aliases', limits.maxAliases, count, { showValues, nodes: [node] }));
-        },
-      },
-    };
-  };
-  const directives: ValidationRule = (context: ValidationContext) => {
-    let count = 0;
-    return {
-      Directive() {
-        count += 1;
-      },
-      Document: {
-        leave(node) {
-          if (count > limits.maxDirectives) context.reportError(limitExceeded(LimitCode.Directives, 'number of directives', limits.maxDirectives, count, { showValues, nodes: [node] }));
-        },
-      },
-    };
-  };
-  const rootFields: ValidationRule = (context: ValidationContext) => ({
-    OperationDefinition(operation) {
-      const seen = new Set<string>();
-      let count = 0;
-      const visit = (selections: readonly import('graphql').SelectionNode[]): void => {
-        for (const selection of selections) {
-          if (selection.kind === Kind.FIELD) count += 1;
-          else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet.selections);
-          else if (!seen.has(selection.name.value)) {
-            seen.add(selection.name.value);
-            const fragment = context.getFragment(selection.name.value);
-            if (fragment !== undefined && fragment !== null) visit(fragment.selectionSet.selections);
-          }
+export function documentLimitsRule(limits: DocumentLimits, showValues: boolean): ValidationRule {
+  return (context: ValidationContext) => ({
+    Document(document) {
+      const facts = documentFacts(document);
+      for (const field of facts.reservedAliases) context.reportError(reservedAlias(field.alias?.value ?? ''));
+      if (limits.maxAliases > 0 && facts.aliases > limits.maxAliases) {
+        context.reportError(limitExceeded(LimitCode.Aliases, 'number of aliases', limits.maxAliases, facts.aliases, { showValues, nodes: [document] }));
+      }
+      if (limits.maxDirectives > 0 && facts.directives > limits.maxDirectives) {
+        context.reportError(limitExceeded(LimitCode.Directives, 'number of directives', limits.maxDirectives, facts.directives, { showValues, nodes: [document] }));
+      }
+      for (const [operation, { depth, rootFields }] of facts.operations) {
+        if (limits.maxDepth > 0 && depth > limits.maxDepth) {
+          context.reportError(limitExceeded(LimitCode.Depth, 'depth', limits.maxDepth, depth, { showValues, nodes: [operation] }));
         }
-      };
-      visit(operation.selectionSet.selections);
-      if (count > limits.maxRootFields) context.reportError(limitExceeded(LimitCode.RootFields, 'number of root fields', limits.maxRootFields, count, { showValues, nodes: [operation] }));
+        if (limits.maxRootFields > 0 && rootFields > limits.maxRootFields) {
+          context.reportError(limitExceeded(LimitCode.RootFields, 'number of root fields', limits.maxRootFields, rootFields, { showValues, nodes: [operation] }));
+        }
+      }
+      return false;
     },
   });
-  return [
-    ...(limits.maxAliases > 0 ? [aliases] : []),
-    ...(limits.maxDirectives > 0 ? [directives] : []),
-    ...(limits.maxRootFields > 0 ? [rootFields] : []),
-  ];
+}
+
+/**
+ * Aliases beginning with `__` are the gateway's: it fetches what access rules read under `__authz_` aliases, and a
+ * client alias of that name would put the client's choice of value where a rule expects the object's own. GraphQL
+ * reserves `__` names for introspection anyway; no client needs such an alias.
+ */
+function reservedAlias(alias: string): GraphQLError {
+  return new GraphQLError(`The alias "${alias}" is reserved: aliases must not begin with "__"`, {
+    extensions: { code: ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED, validationErrorCode: 'RESERVED_ALIAS' },
+  });
 }

@@ -1,15 +1,12 @@
 import type { ValidationRule } from 'graphql';
 import type { GatewayConfig } from '../config.js';
-import { depthLimitRule } from './depthLimit.js';
-import { documentLimitRules } from './documentLimits.js';
-import { reservedAliasesRule } from './reservedAliases.js';
+import { documentLimitsRule } from './documentLimits.js';
+import { supportedOperationsRule } from './supportedOperations.js';
 
-/** The limits checked during validation, on the document alone (Apollo caches the result per document). */
+/**
+ * The gateway's own validation rules, on the document alone (Apollo caches the result per document). Apollo Server
+ * runs them after graphql-js's rules and its `maxRecursiveSelections` bound have passed.
+ */
 export function validationRules(config: GatewayConfig): ValidationRule[] {
-  const showValues = config.mode === 'development';
-  return [
-    reservedAliasesRule,
-    ...(config.limits.maxDepth > 0 ? [depthLimitRule(config.limits.maxDepth, showValues)] : []),
-    ...documentLimitRules(config.limits, showValues),
-  ];
+  return [supportedOperationsRule, documentLimitsRule(config.limits, config.mode === 'development')];
 }

@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 /** Most distinct operation names counted by name; the rest are counted as `other`, so a client cannot blow up the series. */
 const MAX_OPERATION_NAMES = 200;
 
-export type RejectionReason = 'auth' | 'authz' | 'depth' | 'cost' | 'aliases' | 'root_fields' | 'directives' | 'tokens' | 'field_cap' | 'rate' | 'size' | 'validation';
+export type RejectionReason = 'auth' | 'authz' | 'depth' | 'cost' | 'aliases' | 'root_fields' | 'directives' | 'tokens' | 'field_cap' | 'rate' | 'size' | 'validation' | 'expansion' | 'timeout' | 'malformed' | 'connection';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   subgraphErrors: Counter<'subgraph'>;
   supergraphReloads: Counter<'result'>;
   deduplicated: Counter;
+  queryPlans: Counter<'cache'>;
 }
 
 /** The gateway's Prometheus metrics (prom-client), in a registry of their own, with Node's process metrics. */
@@ -40,6 +41,7 @@ export function createMetrics(): GatewayMetrics {
     subgraphErrors: new Counter({ name: 'gateway_subgraph_fetch_errors_total', help: 'Subgraph requests that failed (network, timeout, non-2xx)', labelNames: ['subgraph'], registers: [registry] }),
     supergraphReloads: new Counter({ name: 'gateway_supergraph_reloads_total', help: 'Supergraph file changes, applied or rejected', labelNames: ['result'], registers: [registry] }),
     deduplicated: new Counter({ name: 'gateway_subgraph_deduplicated_total', help: 'Subgraph requests answered by an identical one already in flight', registers: [registry] }),
+    queryPlans: new Counter({ name: 'gateway_query_plans_total', help: 'Operations planned (cache miss) or run on a cached plan (hit)', labelNames: ['cache'], registers: [registry] }),
   };
 }
 
@@ -50,6 +52,8 @@ const LIMIT_REASONS: Readonly<Record<string, RejectionReason>> = {
   MAX_ROOT_FIELDS_EXCEEDED: 'root_fields',
   MAX_DIRECTIVES_EXCEEDED: 'directives',
   FIELD_CAP_EXCEEDED: 'field_cap',
+  // Apollo Server's own code for its maxRecursiveSelections bound (MAX_EXPANDED_SELECTIONS).
+  MAX_RECURSIVE_SELECTIONS_EXCEEDED: 'expansion',
 };
 
 /** The rejection reason an error stands for, if it is a rejection. */

@@ -8,25 +8,23 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { GatewayConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../logger.js';
+import { errorCap } from './errorCap.js';
 import { errorLogging } from './errorLogging.js';
 import { metricsPlugin } from './metrics.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from './operationLimits.js';
-import { rateLimit } from './rateLimit.js';
-import type { CostRateLimiter } from '../rateLimit/costRateLimiter.js';
-import type { GraphQLSchema } from 'graphql';
+import { persistedQueryHash } from './persistedQueryHash.js';
+import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 
 export interface PluginOptions {
   config: GatewayConfig;
   logger: Logger;
-  /** Absent when rate limiting is off. */
-  rateLimiter: CostRateLimiter | undefined;
-  supergraphOf: (schema: GraphQLSchema) => string | undefined;
+  analyzer: RequestAnalyzer;
   metrics: GatewayMetrics;
 }
 
 /** Every Apollo Server plugin of the gateway, in the order they run. */
-export function gatewayPlugins({ config, logger, rateLimiter, supergraphOf, metrics }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
+export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
@@ -34,10 +32,11 @@ export function gatewayPlugins({ config, logger, rateLimiter, supergraphOf, metr
     config.sandbox
       ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
       : ApolloServerPluginLandingPageDisabled(),
-    errorLogging(logger),
+    ...(config.automaticPersistedQueries ? [persistedQueryHash()] : []),
+    errorLogging(logger, config.limits.maxErrors),
     metricsPlugin(metrics),
-    // Cost and field caps before the rate limiter, which charges the cost they estimate.
-    operationLimits({ limits: config.limits, showValues: config.mode === 'development', supergraphOf }),
-    ...(rateLimiter === undefined ? [] : [rateLimit(rateLimiter, config.rateLimit.windowSec)]),
+    // After the metrics, which count every refusal in the full list: only the answer is cut short.
+    errorCap(config.limits.maxErrors),
+    operationLimits({ limits: config.limits, showValues: config.mode === 'development', analyzer }),
   ];
 }

@@ -24,8 +24,13 @@ export interface CostRateLimiterOptions {
 }
 
 export interface CostRateLimiter {
-  /** Charges `cost` points to `callerKey`. A charge larger than the whole budget is refused outright. */
-  consume(callerKey: string, cost: number): Promise<RateLimitDecision>;
+  /**
+   * Charges `cost` points to `callerKey`. A charge larger than the whole budget is refused outright. A refused charge
+   * counts in its window unless `refundIfRefused` (then the caller keeps what they had).
+   */
+  consume(callerKey: string, cost: number, options?: { refundIfRefused?: boolean }): Promise<RateLimitDecision>;
+  /** Adds points after the fact (work the gateway did that no estimate foresaw); never refuses. */
+  penalize(callerKey: string, points: number): Promise<void>;
   /** Closes the Redis connection, if any. */
   close(): Promise<void>;
 }
@@ -75,7 +80,7 @@ export function createCostRateLimiter(options: CostRateLimiterOptions): CostRate
   const refused = (msBeforeNext: number): RateLimitDecision => ({ allowed: false, limit: points, remaining: 0, resetSec: toResetSec(msBeforeNext, windowSec) });
 
   return {
-    async consume(callerKey, cost) {
+    async consume(callerKey, cost, consumeOptions = {}) {
       if (!(cost >= 0)) throw new RangeError(`a rate limit charge must be a non-negative number of points (got ${cost})`);
       const charge = Math.ceil(cost);
       if (charge > points) return refused(windowSec * 1000);
@@ -88,11 +93,23 @@ export function createCostRateLimiter(options: CostRateLimiterOptions): CostRate
         const result = await limiter.consume(callerKey, charge);
         return { allowed: true, limit: points, remaining: result.remainingPoints, resetSec: toResetSec(result.msBeforeNext, windowSec) };
       } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return refused(rejection.msBeforeNext);
+        if (rejection instanceof RateLimiterRes) {
+          if (consumeOptions.refundIfRefused) await limiter.reward(callerKey, charge).catch((error: unknown) => logger.warn({ err: error, callerKey }, 'refunding a refused rate limit charge failed'));
+          return refused(rejection.msBeforeNext);
+        }
         // Redis failures are answered by the insurance limiter, so this is a bug or something unforeseen. The limiter
         // protects the gateway but is not worth an outage: fail open, as when Redis is down.
         logger.error({ err: rejection, callerKey }, 'the rate limiter failed; the request is allowed without being counted');
         return { allowed: true, limit: points, remaining: points - charge, resetSec: windowSec };
+      }
+    },
+    async penalize(callerKey, points) {
+      const charge = Math.ceil(points);
+      if (!(charge > 0)) return;
+      try {
+        await limiter.penalty(callerKey, charge);
+      } catch (error) {
+        logger.warn({ err: error, callerKey }, 'a rate limit penalty could not be counted');
       }
     },
     async close() {
