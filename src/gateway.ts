@@ -176,7 +176,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // passed): no walk of a document, however its fragments multiply, goes past this many selections.
       ...(config.limits.maxExpandedSelections > 0 ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
       validationRules: validationRules(config),
-      validationOptions: { maxErrors: config.limits.maxErrors },
+      // graphql-js adds one error of its own when it stops ("Too many validation errors"): MAX_ERRORS in all.
+      validationOptions: { maxErrors: Math.max(1, config.limits.maxErrors - 1) },
       persistedQueries: config.automaticPersistedQueries ? {} : false,
       ...(config.limits.maxTokens > 0 ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
