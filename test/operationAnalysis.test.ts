@@ -19,7 +19,7 @@ const model = costModel(supergraph);
 function analyze(query: string, variables: Record<string, unknown> = {}) {
   const document = parse(query);
   const operation = getOperationAST(document);
-  if (operation === null) throw new Error('no operation');
+  if (!operation) throw new Error('no operation');
   // As execution sees them: coerced, defaults applied.
   const coerced = coercedVariables(schema, operation, variables);
   if (coerced === undefined) throw new Error('variables do not coerce');
