@@ -12,6 +12,8 @@ import { createSigningKey, TEST_AUDIENCE, TEST_ISSUER, TestIssuer } from './test
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
+// `npm run token` runs as a developer runs it: vitest's NODE_ENV=test is reserved for the in-process harness (config).
+const scriptEnv = (extra: Record<string, string>) => ({ ...process.env, NODE_ENV: 'development', ...extra });
 const ME = '{ me { id } }';
 
 let dir: string;
@@ -59,7 +61,7 @@ describe('JWT_PUBLIC_KEYS, a file of public keys', () => {
 describe('development tokens', () => {
   it('npm run token prints a token the development gateway accepts, with the subject and roles asked for', async () => {
     const keyFile = join(dir, 'dev-key.json');
-    const { stdout } = await run('npx', ['tsx', 'scripts/token.ts', '--sub', '4', '--roles', 'admin,editor'], { cwd: ROOT, env: { ...process.env, DEV_KEY_FILE: keyFile } });
+    const { stdout } = await run('npx', ['tsx', 'scripts/token.ts', '--sub', '4', '--roles', 'admin,editor'], { cwd: ROOT, env: scriptEnv({ DEV_KEY_FILE: keyFile }) });
     const token = stdout.trim();
     expect(token).toMatch(/^ey[\w-]+\.ey[\w-]+\.[\w-]+$/);
     const stack = await startStack({ env: { DEV_KEY_FILE: keyFile } });
@@ -75,7 +77,7 @@ describe('development tokens', () => {
   });
 
   it('npm run token refuses when a real key source is configured', async () => {
-    await expect(run('npx', ['tsx', 'scripts/token.ts'], { cwd: ROOT, env: { ...process.env, JWT_JWKS_URL: 'https://auth.example.com/jwks.json', JWT_ISSUER: 'x', JWT_AUDIENCE: 'y' } })).rejects.toMatchObject({
+    await expect(run('npx', ['tsx', 'scripts/token.ts'], { cwd: ROOT, env: scriptEnv({ JWT_JWKS_URL: 'https://auth.example.com/jwks.json', JWT_ISSUER: 'x', JWT_AUDIENCE: 'y' }) })).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('development tokens only'),
     });

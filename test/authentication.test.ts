@@ -3,23 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createPublicKey } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type GraphQLResponse, type Stack } from './harness.js';
-import { createSigningKey, TestIssuer, type SigningKey } from './testIssuer.js';
+import { startStack, waitFor, type GraphQLResponse, type Stack } from './harness.js';
+import { createSigningKey, expectRefused, TestIssuer, type SigningKey } from './testIssuer.js';
 
 const ME = '{ me { id username } }';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-/** The checks every refused request gets: status, challenge, code, a message that does not echo the token. */
-function expectRefused(response: GraphQLResponse, status: number, error: 'invalid_token' | 'invalid_request', message: string | RegExp): void {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer error="${error}", error_description="[^"]+"$`));
-  expect(response.body.data).toBeUndefined();
-  expect(response.body.errors).toHaveLength(1);
-  expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
-  expect(response.body.errors?.[0]?.message).toMatch(message);
-  expect(JSON.stringify(response.body)).not.toMatch(/eyJ/);
-}
 
 describe('client tokens, verified against an identity provider\'s JWKS', () => {
   let issuer: TestIssuer;
@@ -199,7 +188,7 @@ describe('subgraphs trust only the gateway', () => {
 });
 
 describe('unknown key ids', () => {
-  it('refetch the JWKS once, then are refused; a flood of them fetches at most once per cooldown', async () => {
+  it('are refused at once and refetch the JWKS in the background; a flood of them fetches at most once per cooldown', async () => {
     const cooldownMs = 1_000;
     const issuer = await TestIssuer.start([await createSigningKey('RS256', 'rsa-1')]);
     const stack = await startStack({ env: issuer.env({ JWT_JWKS_COOLDOWN_MS: String(cooldownMs) }) });
@@ -210,7 +199,7 @@ describe('unknown key ids', () => {
 
       const ghost = await createSigningKey('RS256', 'ghost');
       expectRefused(await stack.query(ME, { headers: bearer(await issuer.sign({ key: ghost })) }), 401, 'invalid_token', /unknown key/);
-      expect(issuer.fetches).toBe(2);
+      await waitFor(() => issuer.fetches === 2); // the refetch runs in the background: the 401 may come first
 
       const started = Date.now();
       for (let index = 0; index < 30; index += 1) {
@@ -227,7 +216,7 @@ describe('unknown key ids', () => {
 });
 
 describe('key rotation at the identity provider', () => {
-  it('accepts tokens of the new key and refuses those of the removed key, even ones accepted before', async () => {
+  it('accepts tokens of the new key once the refetch they started has completed, and refuses those of the removed key, even ones accepted before', async () => {
     const oldKey = await createSigningKey('RS256', 'old');
     const newKey = await createSigningKey('RS256', 'new');
     const issuer = await TestIssuer.start([oldKey]);
@@ -237,12 +226,79 @@ describe('key rotation at the identity provider', () => {
       expect((await stack.query(ME, { headers: bearer(oldToken) })).body).toEqual({ data: { me: { id: '1', username: '@ada' } } });
 
       issuer.keys = [newKey];
-      await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the cooldown since the last fetch
       const newToken = await issuer.sign({ key: newKey, subject: '4' });
-      expect((await stack.query(ME, { headers: bearer(newToken) })).body).toEqual({ data: { me: { id: '4', username: '@ewd' } } });
+      // Refused (401, unknown key) until the cooldown since the last fetch has passed and the refetch that a request
+      // then starts in the background has completed.
+      let accepted: GraphQLResponse | undefined;
+      await waitFor(async () => {
+        const response = await stack.query(ME, { headers: bearer(newToken) });
+        if (response.status === 200) accepted = response;
+        else expectRefused(response, 401, 'invalid_token', /unknown key/);
+        return accepted !== undefined;
+      });
+      expect(accepted?.body).toEqual({ data: { me: { id: '4', username: '@ewd' } } });
+      expect(issuer.fetches).toBe(2);
 
       const stale = await stack.query(ME, { headers: bearer(oldToken) });
       expectRefused(stale, 401, 'invalid_token', /unknown key/);
+    } finally {
+      await stack.stop();
+      await issuer.stop();
+    }
+  });
+});
+
+describe('an identity provider that answers slowly once keys are known', () => {
+  it('refuses an unknown kid at once while the refetch it started is pending, serves known kids meanwhile, and accepts a newly published key once the refetch completed', async () => {
+    const known = await createSigningKey('RS256', 'rsa-1');
+    const published = await createSigningKey('RS256', 'rsa-2');
+    const issuer = await TestIssuer.start([known]);
+    // A timeout longer than the test and no periodic refresh: the only fetches are the first and the one an unknown
+    // kid starts, and the held one stays pending until released.
+    const stack = await startStack({ env: issuer.env({ JWT_JWKS_COOLDOWN_MS: '1000', JWT_JWKS_TIMEOUT_MS: '60000', JWT_JWKS_REFRESH_MS: '86400000' }) });
+    try {
+      expect((await stack.query(ME, { headers: bearer(await issuer.sign({ key: known, subject: '1' })) })).body).toEqual({ data: { me: { id: '1', username: '@ada' } } });
+      expect([issuer.requests, issuer.fetches]).toEqual([1, 1]);
+
+      // From now on the provider receives requests and answers none; it publishes a new key.
+      issuer.holding = true;
+      issuer.keys = [known, published];
+      const rotated = await issuer.sign({ key: published, subject: '4' });
+      const received = stack.subgraphs.accounts.counter.received;
+
+      // Within the cooldown since the first fetch no refetch starts; after it, one request starts the refetch. Every
+      // answer meanwhile is a 401: none waits for the held fetch (which would hang until the test's timeout).
+      let refusals = 0;
+      await waitFor(async () => {
+        expectRefused(await stack.query(ME, { headers: bearer(rotated) }), 401, 'invalid_token', /unknown key/);
+        refusals += 1;
+        return issuer.requests === 2;
+      });
+      expect(refusals).toBeGreaterThan(1); // some came within the cooldown, and fetched nothing
+
+      // The refetch is pending at the provider, unanswered, when these answers arrive.
+      expect(issuer.pending).toBe(1);
+      expectRefused(await stack.query(ME, { headers: bearer(rotated) }), 401, 'invalid_token', /unknown key/);
+      const ghost = await createSigningKey('RS256', 'ghost');
+      for (let index = 0; index < 20; index += 1) {
+        expectRefused(await stack.query(ME, { headers: bearer(await issuer.sign({ key: ghost, kid: `ghost-${index}` })) }), 401, 'invalid_token', /unknown key/);
+      }
+      expect(await stack.query(ME, { headers: bearer(await issuer.sign({ key: known, subject: '3' })) })).toMatchObject({ status: 200, body: { data: { me: { id: '3', username: '@grace' } } } });
+      expect([issuer.requests, issuer.pending, issuer.fetches]).toEqual([2, 1, 1]);
+      expect(stack.subgraphs.accounts.counter.received).toBe(received + 1); // only the known kid's request
+
+      issuer.release();
+      await waitFor(() => issuer.fetches === 2);
+      // The gateway installs the set once it has read the answer: poll until it has.
+      let accepted: GraphQLResponse | undefined;
+      await waitFor(async () => {
+        const response = await stack.query(ME, { headers: bearer(rotated) });
+        if (response.status === 200) accepted = response;
+        else expectRefused(response, 401, 'invalid_token', /unknown key/);
+        return accepted !== undefined;
+      });
+      expect(accepted?.body).toEqual({ data: { me: { id: '4', username: '@ewd' } } });
+      expect(issuer.requests).toBe(2);
     } finally {
       await stack.stop();
       await issuer.stop();
@@ -267,10 +323,13 @@ describe('an identity provider that is down', () => {
       issuer.down = false;
       expect((await stack.query(ME, { headers: bearer(token) })).body).toEqual({ data: { me: { id: '6', username: '@apollo11' } } });
 
-      // Once keys are known, an outage no longer matters to tokens signed with them.
+      // Once keys are known, an outage no longer matters to tokens signed with them, and a token signed with a key
+      // the provider never published is refused as such (401), not answered 503.
       issuer.down = true;
       const another = await issuer.sign({ subject: '2' });
       expect((await stack.query(ME, { headers: bearer(another) })).body).toEqual({ data: { me: { id: '2', username: '@complete' } } });
+      const ghost = await issuer.sign({ key: await createSigningKey('ES256', 'ghost') });
+      expectRefused(await stack.query(ME, { headers: bearer(ghost) }), 401, 'invalid_token', /unknown key/);
     } finally {
       await stack.stop();
       await issuer.stop();

@@ -54,10 +54,16 @@ function staticKeys(set: JSONWebKeySet): ClientKeys {
 }
 
 /**
- * An identity provider's JWKS through jose's remote key set, which caches keys and refetches on an unknown `kid` at
- * most once per cooldown (so a flood of made-up kids cannot hammer the provider). On top of it:
- * - the cache never expires on its own; a background refresh replaces it instead, and a failed refresh keeps the
- *   keys already known, so a provider outage does not lock every caller out;
+ * An identity provider's JWKS, fetched through jose's remote key set (its timeout, one fetch in flight at a time, its
+ * validation of the answer), with keys looked up in the set from the last successful fetch:
+ * - only while no set has ever been fetched does a request wait for the provider (and get 503 if it fails); once keys
+ *   are known, an unknown `kid` is refused at once and the set is refetched in the background, so a slow or down
+ *   provider never holds requests (README: "503 only while no key is known"). A token signed with a newly published
+ *   key is accepted once that refetch has completed;
+ * - a refetch on an unknown `kid` starts at most once per cooldown, counted from the last fetch attempted, failed ones
+ *   included, so a flood of made-up kids cannot hammer the provider, up or down;
+ * - the set never expires on its own; a periodic refresh replaces it instead, and a failed one keeps the keys already
+ *   known, so a provider outage does not lock every caller out;
  * - every fetch that returns a different set bumps the generation, which drops tokens verified under the old set.
  */
 function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger): ClientKeys {
@@ -74,17 +80,59 @@ function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger
     }
     return new Response(body, { status: response.status, headers: response.headers });
   };
-  const getKey = createRemoteJWKSet(new URL(source.url), {
+  const remote = createRemoteJWKSet(new URL(source.url), {
     cooldownDuration: source.cooldownMs,
     cacheMaxAge: Number.POSITIVE_INFINITY,
     timeoutDuration: source.timeoutMs,
     [customFetch]: fetchAndCompare,
   });
-  const refresh = setInterval(() => {
-    getKey.reload().catch((error: unknown) => logger.warn({ err: error, url: source.url }, 'refreshing the identity provider\'s keys failed; the known keys stay in use'));
-  }, source.refreshMs);
+
+  // The set keys are looked up in, rebuilt only when a fetch brought a different set: jose caches imported keys per
+  // local set, and rebuilding it on every identical refresh would import them again.
+  let known: { keys: JWTVerifyGetKey; generation: number } | undefined;
+  // Covers the fetch and the installation of its result: `reloading()` must stay true until `known` matches the
+  // generation, or a verification in between would be remembered under the new generation with an old key.
+  let pending: Promise<JWTVerifyGetKey> | undefined;
+  let lastAttemptMs = Number.NEGATIVE_INFINITY;
+
+  const reload = (): Promise<JWTVerifyGetKey> => {
+    pending ??= (async () => {
+      lastAttemptMs = Date.now();
+      try {
+        await remote.reload();
+        const fetchedGeneration = generation;
+        if (known === undefined || known.generation !== fetchedGeneration) {
+          const jwks = remote.jwks();
+          // Cannot happen after a successful reload; a JOSEError is answered 503, as any failure to get the keys.
+          if (jwks === undefined) throw new errors.JOSEError('the identity provider\'s key set was fetched but not kept');
+          known = { keys: createLocalJWKSet(jwks), generation: fetchedGeneration };
+        }
+        return known.keys;
+      } finally {
+        pending = undefined;
+      }
+    })();
+    return pending;
+  };
+  const reloadInBackground = (why: string) => {
+    reload().catch((error: unknown) => logger.warn({ err: error, url: source.url }, `${why} failed; the known keys stay in use`));
+  };
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    const keys = known?.keys ?? (await reload());
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      const coolingDown = remote.coolingDown || Date.now() - lastAttemptMs < source.cooldownMs;
+      if (error instanceof errors.JWKSNoMatchingKey && pending === undefined && !coolingDown) {
+        reloadInBackground('refetching the identity provider\'s keys for an unknown kid');
+      }
+      throw error;
+    }
+  };
+  const refresh = setInterval(() => reloadInBackground('refreshing the identity provider\'s keys'), source.refreshMs);
   refresh.unref();
-  return { getKey, generation: () => generation, reloading: () => getKey.reloading, close: () => clearInterval(refresh) };
+  return { getKey, generation: () => generation, reloading: () => pending !== undefined, close: () => clearInterval(refresh) };
 }
 
 /** Reads public keys from a file: PEM (keys or certificates, one or more), a JWK, or a JWK set. */

@@ -1,4 +1,4 @@
-import { errors, jwtVerify, type CryptoKey, type JWTVerifyOptions } from 'jose';
+import { decodeJwt, errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { AuthConfig } from '../config.js';
 import { AuthError } from './authError.js';
 import { principalFromClaims } from './claims.js';
@@ -17,9 +17,10 @@ interface CachedPrincipal {
 }
 
 /**
- * Verifies client JWTs with jose: signature against the configured keys, issuer, audience, `exp` and `nbf` (with a
- * small clock tolerance), and the algorithm allowlist. A verified token is remembered until it expires, in a bounded
- * cache that forgets everything when the key set changes, so that the hot path is a map lookup.
+ * Verifies client JWTs with jose: signature against the configured keys, issuer, audience, `exp`, `nbf` and `iat`
+ * (with a small clock tolerance), the algorithm allowlist, and a lifetime of at most `maxLifetimeSec`. A verified
+ * token is remembered until it expires, and never longer than `maxLifetimeSec`, in a bounded cache that forgets
+ * everything when the key set changes, so that the hot path is a map lookup.
  */
 export function createTokenVerifier(config: AuthConfig, keys: ClientKeys): TokenVerifier {
   const cache = new Map<string, CachedPrincipal>();
@@ -30,6 +31,10 @@ export function createTokenVerifier(config: AuthConfig, keys: ClientKeys): Token
     clockTolerance: config.clockToleranceSec,
     requiredClaims: ['exp'],
   };
+  // jose checks `iat` against the clock only with `maxTokenAge`, which also makes `iat` required: a token issued
+  // later than now (beyond the tolerance) or longer ago than the longest lifetime is then refused. Tokens without
+  // `iat` are valid, so they are verified without it and their lifetime is checked in `checkLifetime`.
+  const withIssuedAt: JWTVerifyOptions = { ...options, maxTokenAge: config.maxLifetimeSec };
 
   return {
     async verify(token) {
@@ -49,21 +54,41 @@ export function createTokenVerifier(config: AuthConfig, keys: ClientKeys): Token
       const settled = !keys.reloading();
       let payload;
       try {
-        ({ payload } = await verifyWithAnyMatchingKey(token, keys, options));
+        // Unverified, only to choose the options: the signature then covers exactly the claims read here.
+        const carriesIssuedAt = decodeJwt(token).iat !== undefined;
+        ({ payload } = await verifyWithAnyMatchingKey(token, keys, carriesIssuedAt ? withIssuedAt : options));
       } catch (error) {
         throw asAuthError(error);
       }
+      const exp = checkLifetime(payload, config, now / 1000);
       const principal = principalFromClaims(payload, config);
       if (principal === undefined) throw new AuthError('invalid_token', 'The token names no subject');
 
-      if (config.tokenCacheSize > 0 && payload.exp !== undefined && settled && !keys.reloading() && keys.generation() === generation) {
+      if (config.tokenCacheSize > 0 && settled && !keys.reloading() && keys.generation() === generation) {
         if (cache.size >= config.tokenCacheSize) cache.delete(cache.keys().next().value as string);
-        cache.set(token, { principal, expiresAtMs: payload.exp * 1000, generation });
+        // Bounded by the longest lifetime too, so that no entry outlives what any token may claim.
+        cache.set(token, { principal, expiresAtMs: Math.min(exp * 1000, now + config.maxLifetimeSec * 1000), generation });
       }
       return principal;
     },
   };
 }
+
+/**
+ * Refuses a token valid for longer than `maxLifetimeSec`: `exp - iat`, or `exp - now` without `iat` (plus the clock
+ * tolerance then, as `now` is our clock and `exp` the issuer's). A token valid for a century would otherwise be
+ * accepted, and cached, for as long as it claims. Returns `exp`, finite and within bounds. jose has checked that `exp`
+ * is present and a number, but JSON can carry `1e309`, which is Infinity: the negated comparison refuses it, and NaN.
+ */
+function checkLifetime(payload: JWTPayload, config: AuthConfig, nowSec: number): number {
+  const exp = payload.exp as number;
+  const lifetime = payload.iat === undefined ? exp - nowSec : exp - payload.iat;
+  const allowed = payload.iat === undefined ? config.maxLifetimeSec + config.clockToleranceSec : config.maxLifetimeSec;
+  if (!Number.isFinite(exp) || !(lifetime <= allowed)) throw new AuthError('invalid_token', TOO_LONG_LIVED);
+  return exp;
+}
+
+const TOO_LONG_LIVED = 'The token is valid for longer than this API accepts';
 
 /**
  * jwtVerify, trying each candidate when several keys fit the token's header (keys without a `kid`, as PEM keys are):
@@ -87,11 +112,18 @@ async function verifyWithAnyMatchingKey(token: string, keys: ClientKeys, options
 
 /** Maps jose's failures, by their stable codes, to what a client may be told. */
 function asAuthError(error: unknown): AuthError {
-  if (error instanceof errors.JWTExpired) return new AuthError('invalid_token', 'The token has expired', { cause: error });
+  if (error instanceof errors.JWTExpired) {
+    // jose reports an `iat` older than `maxTokenAge` as expired; the token's lifetime is what is wrong.
+    return new AuthError('invalid_token', error.claim === 'iat' ? TOO_LONG_LIVED : 'The token has expired', { cause: error });
+  }
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
       case 'nbf':
         return new AuthError('invalid_token', 'The token is not valid yet', { cause: error });
+      case 'iat':
+        // `check_failed` is jose's reason for an `iat` later than now beyond the tolerance; `invalid` a non-number.
+        if (error.reason === 'check_failed') return new AuthError('invalid_token', 'The token was issued in the future', { cause: error });
+        return new AuthError('invalid_token', 'The token\'s iat claim is invalid', { cause: error });
       case 'iss':
         return new AuthError('invalid_token', 'The token is from an issuer this API does not accept', { cause: error });
       case 'aud':
