@@ -8,6 +8,8 @@ import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import type { ConnectionsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { createClientErrorHandler, type ClientErrorReason } from './clientErrors.js';
+import { limitConnectionsPerClient } from './connectionLimit.js';
 import type { GraphQLHandler } from './graphqlHandler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
 
@@ -46,8 +48,12 @@ export interface HttpServerOptions {
   trustedProxies: readonly string[];
   /** Origins browsers may call from, and whether with credentials; none: same-origin only. */
   cors: { origins: readonly string[]; credentials: boolean };
-  /** Told of requests refused before GraphQL runs. */
-  onRejected?: (reason: 'auth' | 'size') => void;
+  /**
+   * Told of requests and connections refused before GraphQL runs: credentials (`auth`), a body or headers too large
+   * (`size`), a request that did not arrive in time (`timeout`), malformed framing (`malformed`), a client over its
+   * connection cap (`connection`).
+   */
+  onRejected?: (reason: 'auth' | 'connection' | ClientErrorReason) => void;
   /** Serves GET /metrics with this, when metrics belong on the main port. */
   metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
@@ -55,11 +61,14 @@ export interface HttpServerOptions {
 /**
  * The gateway's HTTP surface: `/graphql`, `/health` (the process is up), `/ready` (a supergraph is loaded and the
  * gateway is not shutting down) and, in development, `/` redirecting to Sandbox. Every response carries `x-request-id`;
- * every error, including 404 and 413, has a GraphQL-shaped JSON body with a stable code.
+ * every error, including 404 and 413, has a GraphQL-shaped JSON body with a stable code, and so do the refusals made
+ * before a request exists: 408 (too slow), 431 (headers too large), 400 (malformed framing), 429 (over the per-client
+ * connection cap).
  */
 export function createHttpServer(options: HttpServerOptions) {
   // Typed as Fastify's logger interface (pino's is wider), so the instance has Fastify's default types.
   const loggerInstance: FastifyBaseLogger = options.logger;
+  const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs, maxPerClient } = options.connections;
   const app = Fastify({
     loggerInstance,
     // One line per request, written by the onResponse hook below; every line of a request carries its id.
@@ -73,6 +82,21 @@ export function createHttpServer(options: HttpServerOptions) {
     // 503 so that load balancers send no more.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Fastify turns Node's request timer off (0) unless told, so a body sent a byte at a time was never cut off. It
+    // sets these two on the Node server after creating it; `http` reaches http.createServer, which takes the headers
+    // timeout only there and checks it against the request timeout it is given (issue 9).
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: checkingIntervalMs(options.connections) },
+    // No `connectionTimeout`: it is an inactivity timer on the socket, which also runs out while the gateway itself
+    // waits on a slow subgraph; the three timers above bound every phase in which the client is the slow one.
+    clientErrorHandler: createClientErrorHandler({ logger: options.logger, onRejected: options.onRejected }),
+  });
+  limitConnectionsPerClient(app.server, {
+    maxPerClient,
+    trustedProxies: options.trustedProxies,
+    logger: options.logger,
+    onRefused: () => options.onRejected?.('connection'),
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -153,6 +177,9 @@ export function createHttpServer(options: HttpServerOptions) {
 
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send(errorBody(ErrorCode.NotFound, 'Not found')));
   app.setErrorHandler(async (error: { statusCode?: number; code?: string }, request, reply) => {
+    // The connection is gone: the client hung up mid-body, or its request timed out, which Node reports on the socket
+    // (answered 408 by the client error handler) and which reaches here only as the body stream's abort.
+    if (request.raw.socket.destroyed) return;
     const status = error.statusCode ?? 500;
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -168,4 +195,14 @@ export function createHttpServer(options: HttpServerOptions) {
     return reply.code(500).send(errorBody(ErrorCode.InternalServerError, 'Internal server error'));
   });
   return app;
+}
+
+/**
+ * Node compares each connection with the headers and request timeouts only on a timer, every
+ * `connectionsCheckingInterval` (30 s by default), so a dripping request could outlive REQUEST_TIMEOUT_MS by that much.
+ * Checking every quarter of the shorter timeout, and at least every second, cuts it at most that late; each check walks
+ * only the connections with a request in progress.
+ */
+function checkingIntervalMs(connections: ConnectionsConfig): number {
+  return Math.min(1_000, Math.ceil(Math.min(connections.headersTimeoutMs, connections.requestTimeoutMs) / 4));
 }
