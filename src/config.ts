@@ -56,6 +56,11 @@ export interface LimitsConfig {
   /** Parser tokens per document: the parser gives up past this. */
   maxTokens: number;
   /**
+   * Characters of one document. Tokens do not count whitespace, comments or the length of a string literal, and a
+   * cached document keeps its whole source alive: a 900 KB comment behind a 20-token query would otherwise be kept.
+   */
+  maxQueryLength: number;
+  /**
    * Selections (fields, inline fragments, spreads) an operation would have with every fragment spread expanded,
    * counted without expanding (Apollo Server's `maxRecursiveSelections`). Decided before any other limit looks at
    * the document, so that no walk of it can blow up: `{ ...F20 }` where each `Fi` spreads `F(i-1)` twice is 2^20.
@@ -216,6 +221,7 @@ const environmentSchema = z.object({
   MAX_ROOT_FIELDS: integer(0, 10_000).default(10),
   MAX_DIRECTIVES: integer(0, 10_000).default(20),
   MAX_TOKENS: integer(0, 1_000_000).default(2_000),
+  MAX_QUERY_LENGTH: integer(0, 100 * 1024 * 1024).default(32_768),
   MAX_EXPANDED_SELECTIONS: integer(0, 10_000_000).default(2_000),
   MAX_ERRORS: integer(1, 1_000).default(10),
   MAX_COST: integer(0, 100_000_000).default(10_000),
@@ -353,6 +359,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
     maxRootFields: values.MAX_ROOT_FIELDS,
     maxDirectives: values.MAX_DIRECTIVES,
     maxTokens: values.MAX_TOKENS,
+    maxQueryLength: values.MAX_QUERY_LENGTH,
     maxExpandedSelections: values.MAX_EXPANDED_SELECTIONS,
     maxErrors: values.MAX_ERRORS,
     maxCost: values.MAX_COST,
@@ -372,7 +379,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
     // Only the test harness turns limits off; development keeps them, so that what works there works in production.
     const switchable = {
       MAX_DEPTH: limits.maxDepth, MAX_ALIASES: limits.maxAliases, MAX_ROOT_FIELDS: limits.maxRootFields, MAX_DIRECTIVES: limits.maxDirectives,
-      MAX_TOKENS: limits.maxTokens, MAX_EXPANDED_SELECTIONS: limits.maxExpandedSelections, MAX_COST: limits.maxCost,
+      MAX_TOKENS: limits.maxTokens, MAX_QUERY_LENGTH: limits.maxQueryLength, MAX_EXPANDED_SELECTIONS: limits.maxExpandedSelections, MAX_COST: limits.maxCost,
       RATE_LIMIT_POINTS: values.RATE_LIMIT_POINTS, MAX_CONNECTIONS_PER_CLIENT: values.MAX_CONNECTIONS_PER_CLIENT,
     };
     for (const [variable, value] of Object.entries(switchable)) {

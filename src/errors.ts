@@ -80,13 +80,21 @@ export function createFormatError(options: {
 }): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   const publicSubgraphCodes = new Set(options.publicSubgraphCodes);
   return (formatted, error) => {
-    const masked = formatError(formatted, error, publicSubgraphCodes);
+    const masked = boundedMessage(formatError(formatted, error, publicSubgraphCodes));
     // graphql-js's own wording ("more that N tokens", sic): the only place the parser states its limit.
     if (!options.showLimitValues && masked.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_PARSE_FAILED && /contains more (?:than|that) \d+ tokens/.test(masked.message)) {
       return { ...masked, message: 'Syntax Error: Document contains too many tokens. Parsing aborted.' };
     }
     return masked;
   };
+}
+
+/** Longest message a client gets: graphql-js quotes a bad variable's value in full, twice. */
+const MAX_MESSAGE_LENGTH = 500;
+
+function boundedMessage(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.message.length <= MAX_MESSAGE_LENGTH) return formatted;
+  return { ...formatted, message: `${formatted.message.slice(0, MAX_MESSAGE_LENGTH)}…` };
 }
 
 /**

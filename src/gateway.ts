@@ -26,10 +26,15 @@ import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
 import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
+import { limitQueryLength } from './http/queryLength.js';
+import { createDocumentStore } from './limits/documentStore.js';
 import { lifecycleLogger, type Logger } from './logger.js';
 import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
 import { subgraphDataSources } from './subgraphs/subgraphDataSource.js';
+
+/** Parsed and validated documents kept, as Apollo Server's default; measured honestly (see createDocumentStore). */
+const DOCUMENT_CACHE_MIB = 30;
 
 export interface GatewayDependencies {
   logger: Logger;
@@ -152,11 +157,16 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       ...(budget === undefined
         ? {}
         : {
-            beforeExecute: async (requestContext, analysis) => {
-              const context = requestContext.context;
-              const decision = await budget.chargeExecution(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp), analysis.cost);
+            charge: async (requestContext, { analysis, lookups, admitted }) => {
+              const caller = rateLimitKey(requestContext.context.principal ?? ANONYMOUS, requestContext.context.clientIp);
+              if (!admitted) return budget.chargeLookups(caller, lookups);
+              // Lookups of an admitted operation are part of what it costs.
+              const decision = await budget.chargeExecution(caller, analysis.cost + lookups);
               if (decision === undefined) return;
-              if (!decision.allowed) throw budget.refusal(decision);
+              if (!decision.allowed) {
+                budget.chargeLookups(caller, lookups);
+                throw budget.refusal(decision);
+              }
               for (const [name, value] of budget.headers(decision)) requestContext.response?.http?.headers.set(name, value);
             },
           }),
@@ -176,6 +186,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // passed): no walk of a document, however its fragments multiply, goes past this many selections.
       ...(config.limits.maxExpandedSelections > 0 ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
       validationRules: validationRules(config),
+      documentStore: createDocumentStore(DOCUMENT_CACHE_MIB),
       // graphql-js adds one error of its own when it stops ("Too many validation errors"): MAX_ERRORS in all.
       validationOptions: { maxErrors: Math.max(1, config.limits.maxErrors - 1) },
       persistedQueries: config.automaticPersistedQueries ? {} : false,
@@ -239,7 +250,9 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       }
       return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders, clientIp: request.ip };
     });
-    handler = budget === undefined ? serve : admittedHandler(serve, budget, () => metrics.rejections.inc({ reason: 'rate' }));
+    // Admission first: every request costs its point, a caller over budget costs nothing more.
+    const bounded = config.limits.maxQueryLength > 0 ? limitQueryLength(serve, config.limits.maxQueryLength, () => metrics.rejections.inc({ reason: 'size' })) : serve;
+    handler = budget === undefined ? bounded : admittedHandler(bounded, budget, () => metrics.rejections.inc({ reason: 'rate' }));
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };

@@ -65,6 +65,36 @@ describe('documents that expand past MAX_EXPANDED_SELECTIONS are refused before 
   });
 });
 
+describe('a document is refused past MAX_QUERY_LENGTH characters, and a cached one is measured with its source', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { MAX_QUERY_LENGTH: '1000' } });
+  });
+  afterAll(() => stack.stop());
+
+  it.each<[string, () => Promise<Response>]>([
+    ['a POST whose query hides behind a comment', () => fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ topProducts { name } } #${'x'.repeat(1_000)}` }) })],
+    ['a GET', () => fetch(`${stack.url}/graphql?${new URLSearchParams({ query: `{ topProducts { name } }${' '.repeat(1_000)}` })}`, { headers: { 'apollo-require-preflight': 'true' } })],
+  ])('answers %s with 413 PAYLOAD_TOO_LARGE, before parsing', async (_case, send) => {
+    const before = received(stack);
+    const response = await send();
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ errors: [{ message: 'The GraphQL document is longer than 1000 characters', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect(received(stack)).toBe(before);
+    expect((await stack.query(NORMAL)).body).toEqual(NORMAL_ANSWER);
+  });
+
+  it('keeps only as many cached documents as their source text fits in the cache', async () => {
+    const { createDocumentStore } = await import('../src/limits/documentStore.js');
+    const { parse } = await import('graphql');
+    const store = createDocumentStore(1);
+    // 20 documents of 20 tokens behind a 100 000-character comment: 4 MB of source, for a 1 MiB cache.
+    for (let index = 0; index < 20; index += 1) await store.set(`d${index}`, parse(`{ topProducts { name } } #${'x'.repeat(100_000)}${index}`));
+    expect(store.keys().length).toBeLessThanOrEqual(5);
+    expect(store.keys().length).toBeGreaterThan(0);
+  });
+});
+
 describe('errors and logs stay small whatever the document', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -86,6 +116,14 @@ describe('errors and logs stay small whatever the document', () => {
     expect(lines[0]).toMatchObject({ level: 20, errors: 10, msg: 'request refused: Unknown directive "@d0".' });
     expect(JSON.stringify(lines)).not.toMatch(/stack|at .*\.js:\d+/);
     expect(JSON.stringify(lines).length).toBeLessThan(1_000);
+  });
+
+  it('cuts a message that quotes a huge variable value', async () => {
+    const response = await stack.query('query ($n: Int) { topProducts(first: $n) { name } }', { variables: { n: 'A'.repeat(20_000) } });
+    expect(response.status).toBe(400);
+    const message = response.body.errors?.[0]?.message ?? '';
+    expect(message).toMatch(/^Variable "\$n" got invalid value "AAAA+…$/);
+    expect(message.length).toBe(501);
   });
 
   it('cuts a long message in the log to an excerpt', async () => {
@@ -215,6 +253,23 @@ describe('the rate budget charges what the gateway does', () => {
       ['the same document again', 5 + 100],
       ['a probe', 1],
     ]);
+  });
+
+  it('charges a refused mutation for the lookups its access rules made', async () => {
+    const lookups = await startStack({ env: { RATE_LIMIT_POINTS: '10000', RATE_LIMIT_WINDOW_SEC: '600', PLAN_MISS_POINTS: '0' } });
+    try {
+      const alan = await lookups.as({ subject: '2' });
+      const first = remaining(await lookups.query('{ me { id } }', { headers: alan }));
+      // Reviews 1, 3 and 5 are not Alan's: each is looked up to decide, and the mutation is refused.
+      const refused = await lookups.query('mutation { a: deleteReview(id: "1") b: deleteReview(id: "3") c: deleteReview(id: "5") }', { headers: alan });
+      expect(refused.status).toBe(403);
+      expect(lookups.subgraphs.reviews.counter.count('Mutation.deleteReview')).toBe(0);
+      const next = remaining(await lookups.query('{ me { id } }', { headers: alan }));
+      // The refused mutation: its admission point and three lookups; the probe: its own point.
+      expect(first - next).toBe(1 + 3 + 1);
+    } finally {
+      await lookups.stop();
+    }
   });
 
   it('refuses an operation that costs more than is left, without charging it', async () => {

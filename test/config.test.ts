@@ -41,7 +41,7 @@ describe('loadConfig', () => {
       },
       subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
       deniedQueryFields: 'remove',
-      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
+      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryLength: 32768, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
       rateLimit: { points: 100000, windowSec: 60, redisUrl: undefined, planMissPoints: 1000 },
       connections: { requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 72000, maxPerClient: 64 },
       planCacheMiB: 30,

@@ -27,10 +27,12 @@ export interface AuthorizationOptions {
   /** The request's one analysis, whose selected fields the check walks. */
   analyzer: RequestAnalyzer;
   /**
-   * Called once the operation is admitted by the policy, just before it runs (the rate limiter charges its cost
-   * here: a refused operation costs its caller nothing more). It may throw to refuse the operation.
+   * Told what the check cost and decided, once it is done: `admitted` just before the operation runs (the rate
+   * limiter charges its cost then, and may throw to refuse it), or not (refused by the policy: only what the check
+   * itself did is charged). `lookups` counts the subgraph requests the rules made to decide (an ownership rule
+   * looking a review's author up): work done for the caller whatever the outcome.
    */
-  beforeExecute?: (requestContext: GatewayGraphQLRequestContext<GatewayContext>, analysis: OperationAnalysis) => Promise<void>;
+  charge?: (requestContext: GatewayGraphQLRequestContext<GatewayContext>, outcome: { analysis: OperationAnalysis; lookups: number; admitted: boolean }) => Promise<void>;
 }
 
 /** Everything authorization derives from one supergraph, built when it loads. */
@@ -87,10 +89,16 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
     if (variables === undefined || analysis === undefined) return execute(requestContext);
 
+    const gatewayRequest = requestContext as GatewayGraphQLRequestContext<GatewayContext>;
+    const fetchEntity = entityFetcher({ owner: state.owner, dataSource: options.dataSource, requestContext: gatewayRequest });
+    let lookups = 0;
     const authz: AuthzContext = {
       principal: context.principal ?? ANONYMOUS,
       requestId: context.requestId,
-      fetchEntity: entityFetcher({ owner: state.owner, dataSource: options.dataSource, requestContext: requestContext as GatewayGraphQLRequestContext<GatewayContext> }),
+      fetchEntity: (entity) => {
+        lookups += 1;
+        return fetchEntity(entity);
+      },
       _shield: { cache: {} },
       onRuleError: (error, rule) => logger.error({ err: error, rule, requestId: context.requestId }, 'an access rule threw: the field is denied'),
     };
@@ -99,9 +107,10 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     const firstDenial = check.denied.values().next().value;
     if (firstDenial !== undefined && (operation.operation === 'mutation' || options.deniedQueryFields === 'reject')) {
       // Nothing runs: a mutation is all or nothing, and `reject` mode says so for queries too.
+      await options.charge?.(gatewayRequest, { analysis, lookups, admitted: false });
       throw policyError(new GraphQLError(firstDenial.message, { extensions: { ...firstDenial.extensions, http: { status: 403 } } }));
     }
-    await options.beforeExecute?.(requestContext as GatewayGraphQLRequestContext<GatewayContext>, analysis);
+    await options.charge?.(gatewayRequest, { analysis, lookups, admitted: true });
     if (check.denied.size === 0 && check.guarded.size === 0) return execute(requestContext);
 
     const rewritten = rewriteDocument(document, check);

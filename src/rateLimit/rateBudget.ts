@@ -13,7 +13,9 @@ export function rateLimitKey(principal: Principal, clientIp: string): string {
  * How a request is charged, in three steps, so that only work the gateway does costs points:
  * 1. `admit`, before anything is parsed: one point. A caller whose budget is spent is refused here, at no cost.
  * 2. `chargeExecution`, once the operation passed every limit and the access policy and is about to run: the rest
- *    of its estimated cost. Refused, it is not counted: a request refused before it runs has cost one point.
+ *    of its estimated cost. Refused, it is not counted: a request refused before it runs has cost one point, plus
+ *    one for each lookup the access rules made to decide (`chargeLookups`: an entity fetched, as the cost model
+ *    prices an object).
  * 3. `chargePlan`, after the gateway had to plan the operation (its plan was not cached): planning a new document
  *    costs CPU that the estimate does not see.
  */
@@ -22,6 +24,8 @@ export interface RateBudget {
   /** Charges the estimate less the admission point; undefined when nothing was left to charge. */
   chargeExecution(caller: string, cost: number): Promise<RateLimitDecision | undefined>;
   chargePlan(caller: string): void;
+  /** Charges the subgraph lookups access rules made for a request the policy refused. */
+  chargeLookups(caller: string, lookups: number): void;
   /** The RateLimit-* headers of a decision (draft-ietf-httpapi-ratelimit-headers). */
   headers(decision: RateLimitDecision): [string, string][];
   /** The 429 for a refused decision, with Retry-After and the RateLimit-* headers. */
@@ -45,6 +49,9 @@ export function createRateBudget(limiter: CostRateLimiter, options: { windowSec:
     },
     chargePlan(caller) {
       if (options.planMissPoints > 0) void limiter.penalize(caller, options.planMissPoints);
+    },
+    chargeLookups(caller, lookups) {
+      if (lookups > 0) void limiter.penalize(caller, lookups);
     },
     headers,
     refusal(decision) {
