@@ -7,6 +7,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY subgraphs subgraphs
 COPY scripts scripts
+COPY gateway.config.ts ./
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim

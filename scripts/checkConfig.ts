@@ -1,10 +1,11 @@
 // npm run check:config: the effective security settings of the configuration in the environment, and the verdict
 // the gateway would give at start (in production, every protection must be on). Exits 1 when it would not start.
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, importConfigModule, loadConfig } from '../src/config/index.js';
 
 let config;
 try {
-  config = loadConfig(process.env);
+  const path = process.env['GATEWAY_CONFIG'];
+  config = loadConfig(process.env, { module: path === undefined || path === '' ? undefined : await importConfigModule(path) });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n\nVerdict: the gateway would refuse to start.\n`);
@@ -12,7 +13,7 @@ try {
 }
 
 const onOff = (value: boolean) => (value ? 'on' : 'off');
-const limit = (value: number) => (value === 0 ? 'off' : String(value));
+const limit = (value: number | 'off') => String(value);
 const source = config.auth.keySource;
 const settings: [string, string][] = [
   ['mode', config.mode],
@@ -26,10 +27,10 @@ const settings: [string, string][] = [
   ['cors', config.corsOrigins.length === 0 ? 'same-origin only' : `${config.corsOrigins.join(', ')}${config.corsCredentials ? ' (with credentials)' : ''}`],
   ['denied query fields', config.deniedQueryFields],
   ['max depth / aliases / root fields / directives', [config.limits.maxDepth, config.limits.maxAliases, config.limits.maxRootFields, config.limits.maxDirectives].map(limit).join(' / ')],
-  ['max tokens / expanded selections / cost', `${limit(config.limits.maxTokens)} / ${limit(config.limits.maxExpandedSelections)} / ${limit(config.limits.maxCost)}`],
+  ['max tokens / length / expanded selections / cost', [config.limits.maxTokens, config.limits.maxQueryLength, config.limits.maxExpandedSelections, config.limits.maxCost].map(limit).join(' / ')],
   ['max errors per answer', String(config.limits.maxErrors)],
   ['field caps', Object.entries(config.limits.fieldCaps).map(([field, cap]) => `${field}=${cap}`).join(', ') || 'none'],
-  ['rate limit', config.rateLimit.points === 0 ? 'off' : `${config.rateLimit.points} points / ${config.rateLimit.windowSec} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
+  ['rate limit', config.rateLimit.points === 'off' ? 'off' : `${config.rateLimit.points} points / ${config.rateLimit.windowSec} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
   ['plan miss / plan cache', `${config.rateLimit.planMissPoints} points / ${config.planCacheMiB} MiB`],
   ['request / header / keep-alive timeout', `${config.connections.requestTimeoutMs} / ${config.connections.headersTimeoutMs} / ${config.connections.keepAliveTimeoutMs} ms`],
   ['connections per client', limit(config.connections.maxPerClient)],

@@ -1,15 +1,22 @@
-// npm run permissions [-- --supergraph <file>]: the access matrix of every field, by caller class.
+// npm run permissions [-- --supergraph <file> --config <module>]: the access matrix of every field, by caller class,
+// under the config module's policy (gateway.config.ts by default).
 // npm run check:permissions: fails when a field has no explicit rule (it falls back to deny), listing those fields.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { accessMatrix, formatAccessMatrix } from '../src/authz/accessMatrix.js';
-import { policies, ruleTree, shieldOptions } from '../src/permissions/index.js';
+import { importConfigModule, loadConfig } from '../src/config/index.js';
 
 const { values } = parseArgs({
-  options: { supergraph: { type: 'string', default: 'schema/supergraph.graphql' }, check: { type: 'boolean', default: false } },
+  options: {
+    supergraph: { type: 'string', default: 'schema/supergraph.graphql' },
+    config: { type: 'string', default: 'gateway.config.ts' },
+    check: { type: 'boolean', default: false },
+  },
 });
 
-const matrix = await accessMatrix(await readFile(values.supergraph, 'utf8'), { ruleTree, policies, options: shieldOptions });
+// The policy as the gateway would apply it: the module's, through the same validation (and defaults) as at start.
+const { policy } = loadConfig({}, { module: await importConfigModule(values.config) });
+const matrix = await accessMatrix(await readFile(values.supergraph, 'utf8'), policy);
 for (const warning of matrix.warnings) process.stderr.write(`warning: ${warning}\n`);
 
 if (!values.check) {
@@ -19,7 +26,7 @@ if (!values.check) {
 if (matrix.uncovered.length > 0) {
   process.stderr.write(
     `${matrix.uncovered.length} field(s) have no rule and are denied to everyone:\n${matrix.uncovered.map((field) => `  - ${field}`).join('\n')}\n` +
-      'Decide their access in src/permissions/index.ts, or in the subgraph\'s SDL with @authenticated, @requiresScopes or @policy.\n',
+      `Decide their access in ${values.config}, or in the subgraph's SDL with @authenticated, @requiresScopes or @policy.\n`,
   );
   if (values.check) process.exit(1);
 } else if (values.check) {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { readTopology } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
 import { launchTopology } from '../src/topology/launcher.js';
+import { createPrettyOutput } from '../src/topology/prettyOutput.js';
 
 const { values } = parseArgs({
   options: { file: { type: 'string', default: 'docker-compose.yml' }, production: { type: 'boolean', default: false } },
@@ -20,12 +21,18 @@ process.once('SIGTERM', interruptStart);
 const topology = await readTopology(values.file);
 await warnWhenSupergraphIsStale();
 
+// A person at a terminal reads pretty lines; a pipe or a file gets each service's JSON lines unchanged.
+const pretty = process.stdout.isTTY ? createPrettyOutput({ colorize: process.stdout.hasColors() }) : undefined;
+
 const running = await launchTopology({
   topology,
   baseEnv: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true' },
   ports: 'declared',
   gatewayEnv: values.production ? {} : { NODE_ENV: 'development' },
-  output: (_service, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`),
+  output: (service, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${pretty?.(service, line) ?? line}\n`),
+  onRestart: ({ service, code, delayMs, attempt }) => {
+    process.stderr.write(`npm start: ${service} exited with code ${code}; restarting in ${delayMs / 1000} s (attempt ${attempt})\n`);
+  },
 }).catch((error: unknown) => {
   process.stderr.write(`npm start: ${(error as Error).message}\n`);
   process.exit(1);
@@ -49,6 +56,7 @@ const stop = async (code: number) => {
 };
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+// Only a service that exits for good (restart: no, or its on-failure retries spent) ends the topology.
 void running.exited.then(({ service, code }) => {
   process.stderr.write(`npm start: ${service} exited with code ${code}; stopping the rest.\n`);
   void stop(1);

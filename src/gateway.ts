@@ -3,15 +3,13 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createAuthenticate } from './auth/authenticate.js';
 import { authorizedGateway } from './authz/authorizedGateway.js';
-import type { Policy } from './authz/compilePolicy.js';
-import { policies, ruleTree, shieldOptions } from './permissions/index.js';
 import { ANONYMOUS } from './auth/principal.js';
 import { openClientKeys, type ClientKeys } from './auth/clientKeys.js';
 import { loadOrCreateDevKey } from './auth/devIssuer.js';
 import { loadOrGenerateSigningKey } from './auth/gatewaySigningKey.js';
 import { createSubgraphTokens } from './auth/subgraphTokens.js';
 import { createTokenVerifier } from './auth/tokenVerifier.js';
-import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config.js';
+import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config/index.js';
 import type { GatewayContext } from './context.js';
 import type { GraphQLSchema } from 'graphql';
 import Fastify from 'fastify';
@@ -40,10 +38,13 @@ export interface GatewayDependencies {
   logger: Logger;
   /** Told of every change of the supergraph file, applied or rejected. */
   onSupergraphReload?: (reload: SupergraphReload) => void;
-  /** The access policy; src/permissions' when absent. */
-  policy?: Policy;
   /** One of several cluster workers: the primary serves the metrics port, aggregated over the workers. */
   clusterWorker?: boolean;
+  /**
+   * `keepalive` (default): node-fetch over keep-alive agents. `apollo-default`: RemoteGraphQLDataSource's own fetcher,
+   * which `npm run bench` starts to measure the difference; no deployment needs it.
+   */
+  subgraphFetcher?: 'keepalive' | 'apollo-default';
 }
 
 export interface Gateway {
@@ -100,7 +101,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
       deduplicate: config.deduplicateSubgraphRequests,
-      fetcher: config.subgraphFetcher,
+      fetcher: dependencies.subgraphFetcher ?? 'keepalive',
       onDeduplicated: () => metrics.deduplicated.inc(),
       onFetched: (subgraph, seconds, failed) => {
         metrics.subgraphDuration.observe({ subgraph }, seconds);
@@ -109,7 +110,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
     });
     releases.push(() => dataSources.close());
-    const rateLimiter = config.rateLimit.points > 0 ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
+    const rateLimiter = config.rateLimit.points !== 'off' ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
     if (rateLimiter !== undefined) releases.push(() => rateLimiter.close());
     const budget = rateLimiter === undefined ? undefined : createRateBudget(rateLimiter, { windowSec: config.rateLimit.windowSec, planMissPoints: config.rateLimit.planMissPoints });
     // The gateway's plan cache returns the plan object it stored: a plan not seen before was just built.
@@ -149,7 +150,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     });
     const analyzer = createRequestAnalyzer({ supergraphOf: (schema) => supergraphs.get(schema), defaults: { listSize: config.limits.defaultListSize } });
     const gateway = authorizedGateway(apolloGateway, {
-      policy: dependencies.policy ?? { ruleTree, policies, options: shieldOptions },
+      policy: config.policy,
       deniedQueryFields: config.deniedQueryFields,
       logger,
       dataSource: dataSources.get,
@@ -184,13 +185,13 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       allowBatchedHttpRequests: false,
       // Decided before any of the gateway's own rules look at the document (Apollo runs those only once this bound
       // passed): no walk of a document, however its fragments multiply, goes past this many selections.
-      ...(config.limits.maxExpandedSelections > 0 ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
+      ...(config.limits.maxExpandedSelections !== 'off' ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
       validationRules: validationRules(config),
       documentStore: createDocumentStore(DOCUMENT_CACHE_MIB),
       // graphql-js adds one error of its own when it stops ("Too many validation errors"): MAX_ERRORS in all.
       validationOptions: { maxErrors: Math.max(1, config.limits.maxErrors - 1) },
       persistedQueries: config.automaticPersistedQueries ? {} : false,
-      ...(config.limits.maxTokens > 0 ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
+      ...(config.limits.maxTokens !== 'off' ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
       plugins: gatewayPlugins({ config, logger, analyzer, metrics }),
@@ -251,7 +252,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders, clientIp: request.ip };
     });
     // Admission first: every request costs its point, a caller over budget costs nothing more.
-    const bounded = config.limits.maxQueryLength > 0 ? limitQueryLength(serve, config.limits.maxQueryLength, () => metrics.rejections.inc({ reason: 'size' })) : serve;
+    const bounded = config.limits.maxQueryLength !== 'off' ? limitQueryLength(serve, config.limits.maxQueryLength, () => metrics.rejections.inc({ reason: 'size' })) : serve;
     handler = budget === undefined ? bounded : admittedHandler(bounded, budget, () => metrics.rejections.inc({ reason: 'rate' }));
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };

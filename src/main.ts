@@ -1,13 +1,14 @@
-// The gateway process: reads the environment, serves, and drains on SIGTERM or SIGINT. With GATEWAY_WORKERS > 1 this
-// process is the cluster primary and each worker runs this file again, as a gateway.
+// The gateway process: reads the config module GATEWAY_CONFIG names (if any) and the environment over it, serves, and
+// drains on SIGTERM or SIGINT. With GATEWAY_WORKERS > 1 this process is the cluster primary and each worker runs this
+// file again, as a gateway.
 import cluster from 'node:cluster';
 import { runPrimary, WORKER_ENV } from './cluster/primary.js';
-import { loadConfigOrExit, type GatewayConfig } from './config.js';
+import { importConfigModule, loadConfigOrExit, type GatewayConfig, type GatewayConfigInput } from './config/index.js';
 import { createGateway } from './gateway.js';
 import { createLogger, lifecycleLogger, type Logger } from './logger.js';
 import { stopOnSignals } from './stopOnSignals.js';
 
-const config = loadConfigOrExit(process.env);
+const config = loadConfigOrExit(process.env, { module: await configModule(process.env['GATEWAY_CONFIG']) });
 
 // In a cluster, every line says which worker wrote it.
 const logger = createLogger({ level: config.logLevel, base: { service: 'gateway', ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) } });
@@ -24,5 +25,15 @@ async function runGateway(config: GatewayConfig, logger: Logger, clusterWorker: 
     logger.fatal({ err: error }, 'the gateway could not start');
     await gateway.stop().catch(() => undefined);
     process.exit(1);
+  }
+}
+
+async function configModule(path: string | undefined): Promise<GatewayConfigInput | undefined> {
+  if (path === undefined || path === '') return undefined;
+  try {
+    return await importConfigModule(path);
+  } catch (error) {
+    process.stderr.write(`Invalid configuration:\n  - GATEWAY_CONFIG: ${(error as Error).message}\n`);
+    process.exit(2);
   }
 }

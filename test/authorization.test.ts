@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { allow, deny, rule } from 'graphql-shield';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policies, ruleTree, shieldOptions } from '../src/permissions/index.js';
+import { policies, ruleTree } from '../gateway.config.js';
 import { startStack, type GraphQLResponse, type Stack } from './harness.js';
 
 type Caller = 'anonymous' | 'user' | 'owner' | 'admin';
@@ -204,7 +204,7 @@ describe('AUTHZ_DENIED_QUERY_FIELDS=reject', () => {
 describe('policies a test sets', () => {
   it('propagates the null of a denied non-null field to its parent, as GraphQL requires, and calls no subgraph for it', async () => {
     // Product.upc is non-null: denying it nulls each product, and the list keeps its (nullable) items as null.
-    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], upc: deny } }, policies, options: shieldOptions } });
+    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], upc: deny } }, policies } });
     try {
       const text = '{ topProducts(first: 2) { upc name } }';
       const response = await stack.query(text);
@@ -221,7 +221,7 @@ describe('policies a test sets', () => {
     const broken = rule('broken')(() => {
       throw new Error('connection to db-primary.internal:5432 refused');
     });
-    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], price: broken } }, policies, options: shieldOptions } });
+    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], price: broken } }, policies } });
     try {
       const text = '{ product(upc: "1") { name price } }';
       const response = await stack.query(text);
@@ -235,7 +235,7 @@ describe('policies a test sets', () => {
   });
 
   it('denies every field the policy does not name (fallback deny), and logs how many at start', async () => {
-    const stack = await startStack({ policy: { ruleTree: { Query: { product: allow }, Product: { name: allow } }, policies, options: shieldOptions } });
+    const stack = await startStack({ policy: { ruleTree: { Query: { product: allow }, Product: { name: allow } }, policies } });
     try {
       const response = await stack.query('{ product(upc: "1") { name price } topProducts { name } }');
       expect(response.body.data).toEqual({ product: { name: 'Table', price: null }, topProducts: null });
@@ -250,7 +250,7 @@ describe('policies a test sets', () => {
 
   it('passes a rule\'s own GraphQLError through with its code', async () => {
     const explained = rule('explained')(() => new GraphQLError('Prices are shown to members only', { extensions: { code: 'FORBIDDEN' } }));
-    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], price: explained } }, policies, options: shieldOptions } });
+    const stack = await startStack({ policy: { ruleTree: { ...ruleTree, Product: { ...(ruleTree as Record<string, object>)['Product'], price: explained } }, policies } });
     try {
       const text = '{ product(upc: "1") { price } }';
       const response = await stack.query(text);

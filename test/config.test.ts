@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, subgraphUrlKey, subgraphUrlVariable } from '../src/config.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, importConfigModule, loadConfig, subgraphUrlKey, subgraphUrlVariable, type GatewayConfigInput } from '../src/config/index.js';
 
 /** The problems a configuration is refused with (none if it loads). */
-function problemsOf(env: Record<string, string>): readonly string[] {
+function problemsOf(env: Record<string, string>, module?: Record<string, unknown>): readonly string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, { module: module as GatewayConfigInput | undefined });
     return [];
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -14,13 +17,15 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 
 describe('loadConfig', () => {
   it('defaults to development on 127.0.0.1:4000 with Sandbox and introspection', () => {
-    expect(loadConfig({})).toEqual({
+    const { policy, ...settings } = loadConfig({});
+    expect(settings).toEqual({
       mode: 'development',
       host: '127.0.0.1',
       port: 4000,
       supergraphPath: 'schema/supergraph.graphql',
       subgraphUrls: {},
       subgraphTimeoutMs: 5000,
+      subgraphTimeouts: {},
       introspection: true,
       sandbox: true,
       logLevel: 'info',
@@ -39,10 +44,10 @@ describe('loadConfig', () => {
         tokenCacheSize: 10000,
         maxLifetimeSec: 86400,
       },
-      subgraphTokens: { signingKeyFile: undefined, issuer: 'graphql-gateway', ttlSec: 10 },
+      subgraphTokens: { issuer: 'graphql-gateway', ttlSec: 10 },
       deniedQueryFields: 'remove',
-      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryLength: 32768, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: { 'Mutation.createReview': 1 } },
-      rateLimit: { points: 100000, windowSec: 60, redisUrl: undefined, planMissPoints: 1000 },
+      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryLength: 32768, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: {} },
+      rateLimit: { points: 100000, windowSec: 60, planMissPoints: 1000 },
       connections: { requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 72000, maxPerClient: 64 },
       planCacheMiB: 30,
       automaticPersistedQueries: false,
@@ -51,13 +56,13 @@ describe('loadConfig', () => {
       corsCredentials: false,
       csrfPrevention: true,
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
-      subgraphTimeouts: {},
       deduplicateSubgraphRequests: true,
-      subgraphFetcher: 'keepalive',
       metrics: { kind: 'main' },
       workers: 1,
-      tracing: undefined,
     });
+    // No policy configured: nothing is allowed but what the supergraph's own directives allow.
+    expect(policy.ruleTree).toEqual({});
+    expect(policy.options.fallbackError.extensions).toEqual({ code: 'FORBIDDEN' });
   });
 
   it('turns Sandbox and introspection off in production unless asked for', () => {
@@ -83,8 +88,8 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'prod', PORT: '99999', LOG_LEVEL: 'loud', SANDBOX: 'yes', SUBGRAPH_X_URL: 'ftp://x' })).toEqual([
       'NODE_ENV must be development, production or test (got "prod")',
       'PORT must be at most 65535 (got "99999")',
-      'SANDBOX must be true or false (got "yes")',
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+      'SANDBOX must be true or false (got "yes")',
       'SUBGRAPH_X_URL must be an http:// or https:// URL, e.g. http://accounts:4001/graphql (got "ftp://x")',
     ]);
   });
@@ -115,7 +120,7 @@ describe('loadConfig', () => {
     ['production without a key source', { NODE_ENV: 'production' }, /set JWT_JWKS_URL .* or JWT_PUBLIC_KEYS/],
     ['a key source without issuer and audience', { JWT_PUBLIC_KEYS: 'keys.pem' }, /JWT_ISSUER is required[\s\S]*JWT_AUDIENCE is required/],
     ['both key sources', { JWT_PUBLIC_KEYS: 'keys.pem', JWT_JWKS_URL: 'https://a/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, /choose one key source/],
-    ['HMAC in the algorithm list', { JWT_ALGORITHMS: 'RS256,HS256' }, /JWT_ALGORITHMS may list only .* \(got "HS256"\): HMAC and none are never accepted/],
+    ['HMAC in the algorithm list', { JWT_ALGORITHMS: 'RS256,HS256' }, /JWT_ALGORITHMS may list only .*: HMAC and none are never accepted \(got "RS256,HS256"\)/],
     ['none in the algorithm list', { JWT_ALGORITHMS: 'none' }, /got "none"/],
     ['an http JWKS in production', { NODE_ENV: 'production', JWT_JWKS_URL: 'http://auth/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, /must use https:\/\/ in production/],
     ['forwarding the client\'s Authorization header', { FORWARD_HEADERS: 'x-tenant,Authorization' }, /FORWARD_HEADERS must not contain authorization/],
@@ -157,7 +162,7 @@ describe('loadConfig', () => {
 
   it('reserves NODE_ENV=test for the test harness', () => {
     expect(problemsOf({ NODE_ENV: 'test' })).toEqual(['NODE_ENV=test is reserved for the test harness: use development or production']);
-    expect(loadConfig({ NODE_ENV: 'test', MAX_DEPTH: '0' }, { testMode: true }).limits.maxDepth).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'test', MAX_DEPTH: '0' }, { testMode: true }).limits.maxDepth).toBe('off');
   });
 
   it('refuses a development gateway on a network interface whatever the key source', () => {
@@ -172,5 +177,42 @@ describe('loadConfig', () => {
 
   it('reads per-subgraph timeouts', () => {
     expect(loadConfig({ SUBGRAPH_REVIEWS_TIMEOUT_MS: '1500' }).subgraphTimeouts).toEqual({ reviews: 1500 });
+  });
+});
+
+describe('a config module with the environment over it', () => {
+  it('takes the module\'s settings, and the environment wins field by field', () => {
+    const config = loadConfig({ MAX_COST: '7000' }, { module: { limits: { maxCost: 5000, maxDepth: 8, fieldCaps: { 'Mutation.pay': 1 } }, corsOrigins: ['https://shop.example.com'] } });
+    expect(config.limits).toMatchObject({ maxCost: 7000, maxDepth: 8, maxAliases: 15, fieldCaps: { 'Mutation.pay': 1 } });
+    expect(config.corsOrigins).toEqual(['https://shop.example.com']);
+  });
+
+  it('merges a key source from both: the module names the JWKS, the environment its timeout', () => {
+    const config = loadConfig({ JWT_JWKS_TIMEOUT_MS: '2000', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' }, { module: { auth: { keySource: { kind: 'jwks', url: 'https://auth.example.com/jwks.json' } } } });
+    expect(config.auth.keySource).toEqual({ kind: 'jwks', url: 'https://auth.example.com/jwks.json', cooldownMs: 30000, refreshMs: 600000, timeoutMs: 2000 });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a limit out of range', { limits: { maxDepth: 0 } }, 'config limits.maxDepth must be at least 1'],
+    ['a limit turned off outside the test harness', { limits: { maxCost: 'off' } }, "config limits.maxCost: 'off' turns a limit off, which only the test harness may do: set a limit"],
+    ['a malformed field cap', { limits: { fieldCaps: { createReview: 1 } } }, 'config limits.fieldCaps.createReview must name a field as Type.field, e.g. Mutation.createReview'],
+    ['a policy without a rule tree', { policy: { policies: {} } }, 'config policy must be { ruleTree, policies?, options? } (see defineConfig)'],
+  ])('names %s by its path in the module', (_case, module, problem) => {
+    expect(problemsOf({}, module)).toContain(problem);
+  });
+
+  it('loads a TypeScript config module, the demo\'s, with its policy', async () => {
+    const module = await importConfigModule('gateway.config.ts');
+    const config = loadConfig({}, { module });
+    expect(Object.keys(config.policy.ruleTree)).toEqual(['Query', 'Mutation', 'User', 'Product', 'Review']);
+    expect(Object.keys(config.policy.policies)).toEqual(['admin', 'public']);
+    expect(config.limits.fieldCaps).toEqual({ 'Mutation.createReview': 1 });
+  });
+
+  it('says what is wrong with a config module that is missing or exports nothing', async () => {
+    await expect(importConfigModule('nowhere.config.ts')).rejects.toThrow(/the config module nowhere.config.ts does not exist/);
+    const dir = await mkdtemp(join(tmpdir(), 'config-module-'));
+    await writeFile(join(dir, 'empty.config.mjs'), 'export const limits = {};\n');
+    await expect(importConfigModule(join(dir, 'empty.config.mjs'))).rejects.toThrow(/must export its configuration as the default export/);
   });
 });

@@ -2,9 +2,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig, type GatewayConfig } from '../src/config.js';
+import { loadConfig, type GatewayConfig } from '../src/config/index.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
-import type { Policy } from '../src/authz/compilePolicy.js';
+import type { PolicyInput } from '../src/config/index.js';
+import demoConfig from '../gateway.config.js';
 import { createLogger } from '../src/logger.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 import type { SupergraphReload } from '../src/supergraph/fileSupergraphManager.js';
@@ -58,8 +59,8 @@ export interface Stack {
 export interface StackOptions {
   /** Environment for the gateway's config, on top of a test default (development mode, port 0, quiet). */
   env?: Record<string, string>;
-  /** An access policy instead of src/permissions'. */
-  policy?: Policy;
+  /** An access policy instead of the demo's (gateway.config.ts). */
+  policy?: PolicyInput;
   /** Puts something (a slow proxy, say) between the gateway and a subgraph: given its URL, returns the one to call. */
   through?: Partial<Record<SubgraphName, (url: string) => Promise<{ url: string; close(): void }>>>;
 }
@@ -118,9 +119,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const logs: Record<string, unknown>[] = [];
     const reloads: SupergraphReload[] = [];
-    const config: GatewayConfig = loadConfig({ ...env, ...options.env }, { testMode: true });
+    const config: GatewayConfig = loadConfig({ ...env, ...options.env }, { testMode: true, module: options.policy ? { ...demoConfig, policy: options.policy } : demoConfig });
     const logger = createLogger({ level: config.logLevel, destination: logCollector(logs) });
-    const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload), ...(options.policy ? { policy: options.policy } : {}) });
+    const gateway: Gateway = createGateway(config, { logger, onSupergraphReload: (reload) => reloads.push(reload) });
     cleanups.push(() => gateway.stop());
     const { url } = await gateway.start();
     gatewayKeys = createRemoteJWKSet(new URL('/.well-known/jwks.json', url), { cooldownDuration: 1_000 });

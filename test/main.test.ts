@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,5 +25,18 @@ describe('the gateway process', () => {
     expect(failure).toMatchObject({ code: 1 });
     const fatal = failure.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry['level'] === 60);
     expect(fatal).toMatchObject({ msg: 'the gateway could not start', err: { message: expect.stringContaining('/nonexistent/supergraph.graphql') } });
+  });
+
+  it('refuses to start when GATEWAY_CONFIG names no module, or one whose settings are wrong', async () => {
+    await expect(gateway({ GATEWAY_CONFIG: 'nowhere.config.js' })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/Invalid configuration:\n {2}- GATEWAY_CONFIG: the config module nowhere.config.js does not exist/),
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'main-config-'));
+    await writeFile(join(dir, 'bad.config.mjs'), 'export default { limits: { maxDepth: 0 }, bodyLimitBytes: 10 };\n');
+    await expect(gateway({ GATEWAY_CONFIG: join(dir, 'bad.config.mjs') })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/- config limits.maxDepth must be at least 1\n {2}- config bodyLimitBytes must be at least 1024/),
+    });
   });
 });

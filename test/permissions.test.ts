@@ -8,8 +8,14 @@ import type { AuthzContext } from '../src/authz/authzContext.js';
 import { compilePolicy } from '../src/authz/compilePolicy.js';
 import { evaluateRule, NO_PARENT, type ShieldRule } from '../src/authz/ruleEvaluation.js';
 import type { Principal } from '../src/auth/principal.js';
-import { policies, ruleTree, shieldOptions } from '../src/permissions/index.js';
-import { isAdmin, isSelf } from '../src/permissions/rules.js';
+import demoConfig, { policies, ruleTree } from '../gateway.config.js';
+import { loadConfig } from '../src/config/index.js';
+import { hasRole, ownedBy } from '../src/authz/rules.js';
+
+// The demo's policy as the gateway applies it (graphql-shield's options defaulted by the config).
+const shieldOptions = loadConfig({}, { module: demoConfig }).policy.options;
+const isAdmin = hasRole('admin');
+const isSelf = ownedBy('id');
 import { COMMITTED_SUPERGRAPH } from './harness.js';
 
 const anonymous: Principal = { kind: 'anonymous' };

@@ -31,6 +31,7 @@ describe('SIGTERM', () => {
       env: {
         PATH: process.env['PATH'],
         PORT: '0',
+        GATEWAY_CONFIG: 'dist/gateway.config.js',
         LOG_LEVEL: 'warn',
         GATEWAY_SIGNING_KEY_FILE: signingKeyFile,
         DEV_KEY_FILE: join(dirname(signingKeyFile), 'dev-issuer-key.json'),

@@ -1,6 +1,6 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { AuthConfig } from '../src/config.js';
+import type { AuthConfig } from '../src/config/index.js';
 import type { ClientKeys } from '../src/auth/clientKeys.js';
 import { createTokenVerifier } from '../src/auth/tokenVerifier.js';
 import { startStack, type Stack } from './harness.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseTopology, readTopology, TopologyError } from '../src/topology/composeFile.js';
+import { parseTopology, readTopology, TopologyError, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
 import { interpolate } from '../src/topology/launcher.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
@@ -36,6 +36,8 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
       ['inventory', 'http://inventory:4003/graphql'],
       ['reviews', 'http://reviews:4004/graphql'],
     ]);
+    // What npm start honours: each process that dies is started again, as Docker would.
+    for (const service of [topology.gateway, ...topology.subgraphs]) expect(service.restart, service.name).toEqual({ mode: 'unless-stopped' });
   });
 
   it('publishes only the gateway, keeps subgraphs on an internal network, and gives every service a health check and restart policy', async () => {
@@ -84,6 +86,37 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
   ])('explains a compose file with %s', (_case, yaml, message) => {
     expect(() => parseTopology(yaml, ROOT)).toThrow(TopologyError);
     expect(() => parseTopology(yaml, ROOT)).toThrow(message);
+  });
+
+  /** A topology whose one subgraph has this `restart:` line (none when undefined). */
+  const withRestart = (value: string | undefined) =>
+    'services:\n  gateway:\n    command: ["node", "g.js"]\n    ports: ["4000:4000"]\n  a:\n    command: ["node", "a.js"]\n' +
+    `${value === undefined ? '' : `    restart: ${value}\n`}    labels: { gateway.subgraph.url: "http://a:1/graphql" }\n`;
+
+  it.each<[string | undefined, RestartPolicy]>([
+    [undefined, { mode: 'no' }],
+    ['no', { mode: 'no' }],
+    ['"no"', { mode: 'no' }],
+    ['always', { mode: 'always' }],
+    ['unless-stopped', { mode: 'unless-stopped' }],
+    ['on-failure', { mode: 'on-failure' }],
+    ['on-failure:3', { mode: 'on-failure', maxRetries: 3 }],
+    // Docker's restart manager reads a maximum of 0 as no maximum.
+    ['on-failure:0', { mode: 'on-failure' }],
+  ])('reads restart: %s as the policy %o', (value, policy) => {
+    expect(parseTopology(withRestart(value), ROOT).subgraphs[0]?.restart).toEqual(policy);
+  });
+
+  it.each([
+    ['sometimes', '"sometimes" is not a restart policy: use "no", always, on-failure, on-failure:<max retries> or unless-stopped'],
+    ['false', 'false is not a restart policy: use "no", always'],
+    ['Always', '"Always" is not a restart policy'],
+    ['on-failure:three', 'the maximum number of retries in "on-failure:three" must be a whole number, e.g. on-failure:3'],
+    ['on-failure:-1', 'the maximum number of retries in "on-failure:-1" must be a whole number'],
+    ['"on-failure:"', 'the maximum number of retries in "on-failure:" must be a whole number'],
+  ])('explains restart: %s, naming the service', (value, message) => {
+    expect(() => parseTopology(withRestart(value), ROOT)).toThrow(TopologyError);
+    expect(() => parseTopology(withRestart(value), ROOT)).toThrow(`services.a.restart: ${message}`);
   });
 });
 

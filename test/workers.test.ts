@@ -38,6 +38,7 @@ describe('GATEWAY_WORKERS=2', () => {
     const env: Record<string, string | undefined> = {
       PATH: process.env['PATH'],
       PORT: '0',
+      GATEWAY_CONFIG: 'dist/gateway.config.js',
       GATEWAY_WORKERS: '2',
       REDIS_URL: 'redis://127.0.0.1:6379',
       METRICS_PORT: '0',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { DEV_AUDIENCE, DEV_ISSUER } from '../config.js';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../config/index.js';
 
 const ALGORITHM = 'ES256';
 

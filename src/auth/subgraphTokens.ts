@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import type { SubgraphTokenConfig } from '../config.js';
+import type { SubgraphTokenConfig } from '../config/index.js';
 import { SUBGRAPH_TOKEN_ALGORITHM, type GatewaySigningKey } from './gatewaySigningKey.js';
 import type { Principal } from './principal.js';
 

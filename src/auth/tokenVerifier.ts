@@ -1,5 +1,5 @@
 import { decodeJwt, errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import type { AuthConfig } from '../config.js';
+import type { AuthConfig } from '../config/index.js';
 import { AuthError } from './authError.js';
 import { principalFromClaims } from './claims.js';
 import type { ClientKeys } from './clientKeys.js';

@@ -10,7 +10,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { and, deny, or, type IRules } from 'graphql-shield';
-import { hasScopes, isAuthenticated } from '../permissions/rules.js';
+import { hasScopes, isAuthenticated } from './rules.js';
 import { isShieldRule, parentFragments, type ShieldOptions, type ShieldRule } from './ruleEvaluation.js';
 
 /** The access policy as written: a graphql-shield rule tree, the named rules `@policy` refers to, and shield's options. */

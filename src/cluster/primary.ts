@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../config/index.js';
 import { lifecycleLogger, type Logger } from '../logger.js';
 
 /** More worker deaths than this within a minute stop the whole gateway (exit 1) instead of restarting forever. */

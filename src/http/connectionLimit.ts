@@ -12,8 +12,8 @@ import { rawErrorResponse } from './clientErrors.js';
 const REFUSED_LINGER_MS = 1_000;
 
 export interface ConnectionLimitOptions {
-  /** Open connections one client address may hold at once; 0: no cap. */
-  maxPerClient: number;
+  /** Open connections one client address may hold at once. */
+  maxPerClient: number | 'off';
   /**
    * Peers that are never capped: a proxy carries many clients over its connections. Addresses or CIDR ranges, the
    * list Fastify's `trustProxy` gets, read by the same library.
@@ -34,7 +34,7 @@ export interface ConnectionLimitOptions {
  */
 export function limitConnectionsPerClient(server: Server, options: ConnectionLimitOptions): void {
   const { maxPerClient } = options;
-  if (maxPerClient === 0) return;
+  if (maxPerClient === 'off') return;
   const trusted = options.trustedProxies.length > 0 ? proxyAddr.compile([...options.trustedProxies]) : () => false;
   const refusal = rawErrorResponse(429, ErrorCode.TooManyConnections, 'Too many open connections from this address', { 'retry-after': '1' });
   const open = new Map<string, number>();

@@ -6,7 +6,7 @@ import { AuthError } from '../auth/authError.js';
 import { authErrorResponse, type Authenticate } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
-import type { ConnectionsConfig } from '../config.js';
+import type { ConnectionsConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { createClientErrorHandler, type ClientErrorReason } from './clientErrors.js';
 import { limitConnectionsPerClient } from './connectionLimit.js';

@@ -4,16 +4,16 @@ import { documentFacts } from '../analysis/documentFacts.js';
 import { LimitCode, limitExceeded } from './limitExceeded.js';
 
 export interface DocumentLimits {
-  maxDepth: number;
-  maxAliases: number;
-  maxRootFields: number;
-  maxDirectives: number;
+  maxDepth: number | 'off';
+  maxAliases: number | 'off';
+  maxRootFields: number | 'off';
+  maxDirectives: number | 'off';
 }
 
 /**
  * The limits decided on the document alone, from one pass over it (`documentFacts`): depth (fragments expanded, so
  * they cannot hide it), aliases and directives anywhere, root fields per operation, and the reserved `__` aliases.
- * Each limit is reported once (depth and root fields once per operation). 0 turns a limit off.
+ * Each limit is reported once (depth and root fields once per operation).
  *
  * Apollo Server runs this only once its own `maxRecursiveSelections` bound has passed (see gateway.ts), so the
  * document is known to be small after expansion too.
@@ -23,17 +23,17 @@ export function documentLimitsRule(limits: DocumentLimits, showValues: boolean):
     Document(document) {
       const facts = documentFacts(document);
       for (const field of facts.reservedAliases) context.reportError(reservedAlias(field.alias?.value ?? ''));
-      if (limits.maxAliases > 0 && facts.aliases > limits.maxAliases) {
+      if (limits.maxAliases !== 'off' && facts.aliases > limits.maxAliases) {
         context.reportError(limitExceeded(LimitCode.Aliases, 'number of aliases', limits.maxAliases, facts.aliases, { showValues, nodes: [document] }));
       }
-      if (limits.maxDirectives > 0 && facts.directives > limits.maxDirectives) {
+      if (limits.maxDirectives !== 'off' && facts.directives > limits.maxDirectives) {
         context.reportError(limitExceeded(LimitCode.Directives, 'number of directives', limits.maxDirectives, facts.directives, { showValues, nodes: [document] }));
       }
       for (const [operation, { depth, rootFields }] of facts.operations) {
-        if (limits.maxDepth > 0 && depth > limits.maxDepth) {
+        if (limits.maxDepth !== 'off' && depth > limits.maxDepth) {
           context.reportError(limitExceeded(LimitCode.Depth, 'depth', limits.maxDepth, depth, { showValues, nodes: [operation] }));
         }
-        if (limits.maxRootFields > 0 && rootFields > limits.maxRootFields) {
+        if (limits.maxRootFields !== 'off' && rootFields > limits.maxRootFields) {
           context.reportError(limitExceeded(LimitCode.RootFields, 'number of root fields', limits.maxRootFields, rootFields, { showValues, nodes: [operation] }));
         }
       }

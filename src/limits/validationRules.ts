@@ -1,5 +1,5 @@
 import type { ValidationRule } from 'graphql';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../config/index.js';
 import { documentLimitsRule } from './documentLimits.js';
 import { supportedOperationsRule } from './supportedOperations.js';
 

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unresolvedOperation } from '../errors.js';
-import type { LimitsConfig } from '../config.js';
+import type { LimitsConfig } from '../config/index.js';
 import type { GatewayContext } from '../context.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import { LimitCode, limitExceeded } from '../limits/limitExceeded.js';
@@ -26,7 +26,7 @@ export function operationLimits({ limits, showValues, analyzer }: OperationLimit
           const analysis = analyzer.analyze({ schema, document, operation, variables: request.variables, context: contextValue });
           // Variables that do not coerce fail before execution, and nothing runs.
           if (analysis === undefined) return;
-          if (limits.maxCost > 0 && analysis.cost > limits.maxCost) {
+          if (limits.maxCost !== 'off' && analysis.cost > limits.maxCost) {
             throw limitExceeded(LimitCode.Cost, 'estimated cost', limits.maxCost, analysis.cost, { showValues, http400: true, nodes: [operation] });
           }
           for (const [field, cap] of Object.entries(limits.fieldCaps)) {

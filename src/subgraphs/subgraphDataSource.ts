@@ -5,7 +5,7 @@ import nodeFetch, { type RequestInit } from 'node-fetch';
 import type { SubgraphTokens } from '../auth/subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
-import { subgraphUrlKey } from '../config.js';
+import { subgraphUrlKey } from '../config/index.js';
 import { deduplicateInflight } from './inflightDeduplication.js';
 
 export interface SubgraphDataSourceOptions {

@@ -8,12 +8,26 @@ export const SUBGRAPH_URL_LABEL = 'gateway.subgraph.url';
 /** The compose service that runs the gateway. */
 export const GATEWAY_SERVICE = 'gateway';
 
+/**
+ * What to do when a service's process exits without being stopped: compose's `restart` values
+ * (https://docs.docker.com/reference/compose-file/services/#restart). `always` and `unless-stopped` differ only in
+ * what a Docker daemon does when it restarts itself, which has no counterpart for local processes.
+ */
+export type RestartPolicy =
+  | { mode: 'no' }
+  | { mode: 'always' }
+  | { mode: 'unless-stopped' }
+  /** Restart only after a non-zero exit; `maxRetries` restarts at most, no limit when absent. */
+  | { mode: 'on-failure'; maxRetries?: number };
+
 export interface ServiceSpec {
   /** The compose service name. */
   name: string;
   /** The process to run, in exec form: `["node", "dist/src/main.js"]`. */
   command: readonly string[];
   environment: Readonly<Record<string, string>>;
+  /** Compose's `restart`; `no` when the file gives none, as in compose. */
+  restart: RestartPolicy;
 }
 
 export interface SubgraphSpec extends ServiceSpec {
@@ -62,10 +76,39 @@ const labels = z
     }));
   });
 
+const RESTART_VALUES = '"no", always, on-failure, on-failure:<max retries> or unless-stopped';
+
+/**
+ * Compose's `restart` value as a policy, or why it is not one. `on-failure:0` means no limit, as in Docker, whose
+ * restart manager treats a maximum of 0 as none.
+ */
+function parseRestartPolicy(value: unknown): RestartPolicy | { error: string } {
+  if (value === undefined || value === 'no') return { mode: 'no' };
+  if (value === 'always' || value === 'unless-stopped' || value === 'on-failure') return { mode: value };
+  if (typeof value === 'string' && value.startsWith('on-failure:')) {
+    const retries = value.slice('on-failure:'.length);
+    if (!/^[0-9]+$/.test(retries)) return { error: `the maximum number of retries in "${value}" must be a whole number, e.g. on-failure:3` };
+    const maxRetries = Number(retries);
+    return maxRetries === 0 ? { mode: 'on-failure' } : { mode: 'on-failure', maxRetries };
+  }
+  // `restart: false` ends here too: compose has no boolean form (an unquoted `no` is a string in YAML 1.2, as parsed here).
+  return { error: `${JSON.stringify(value)} is not a restart policy: use ${RESTART_VALUES}` };
+}
+
+const restart = z.unknown().optional().transform((value, context): RestartPolicy => {
+  const policy = parseRestartPolicy(value);
+  if ('error' in policy) {
+    context.addIssue({ code: 'custom', message: policy.error });
+    return z.NEVER;
+  }
+  return policy;
+});
+
 const service = z.looseObject({
   command: z.array(z.string(), { error: 'command must be in exec form, e.g. ["node", "dist/subgraphs/accounts/main.js"]' }).min(1).optional(),
   environment,
   labels,
+  restart,
   ports: z.array(z.union([z.string(), z.number()])).optional(),
 });
 
@@ -100,7 +143,7 @@ export function parseTopology(yamlText: string, projectDir: string, source = 'do
     if (spec.command === undefined) {
       throw new TopologyError(`${source}: service "${name}" needs a command in exec form, e.g. ["node", "dist/subgraphs/${name}/main.js"]`);
     }
-    const base = { name, command: spec.command, environment: spec.environment };
+    const base = { name, command: spec.command, environment: spec.environment, restart: spec.restart };
     if (name === GATEWAY_SERVICE) {
       gateway = { ...base, publishedPort: publishedPort(spec.ports, source) };
       continue;

@@ -1,11 +1,43 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
-import { subgraphUrlVariable } from '../config.js';
-import type { ServiceSpec, Topology } from './composeFile.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { subgraphUrlVariable } from '../config/index.js';
+import type { RestartPolicy, ServiceSpec, Topology } from './composeFile.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 export type OutputSink = (service: string, line: string, stream: 'stdout' | 'stderr') => void;
+
+/** How a process ended. `code` is the shell's and Docker's number: a process killed by a signal counts as 128 + its number. */
+export interface ServiceExit {
+  service: string;
+  code: number;
+  /** The signal that killed it, e.g. `SIGKILL` (code 137), or null when it exited by itself. */
+  signal: NodeJS.Signals | null;
+}
+
+/** A process that exited and will be started again under its restart policy. */
+export interface ServiceRestart extends ServiceExit {
+  /** How many times this service has been restarted, this one included: 1 for the first. */
+  attempt: number;
+  /** How long the launcher waits before starting it again. */
+  delayMs: number;
+}
+
+/**
+ * The wait before a restart, like Docker's restart manager (which starts at 100 ms and caps at a minute): a process
+ * that fails again at once waits twice as long each time, so a crash loop neither spins nor floods the terminal,
+ * and one that had served a while is back quickly.
+ */
+export const RESTART_BACKOFF = {
+  /** The wait before the first restart. */
+  initialMs: 500,
+  /** The longest wait, reached after seven quick failures in a row. */
+  maxMs: 30_000,
+  /** A process that had been listening this long before it exited starts again from `initialMs`. */
+  resetAfterMs: 10_000,
+} as const;
 
 export interface LaunchOptions {
   topology: Topology;
@@ -19,6 +51,11 @@ export interface LaunchOptions {
   gatewayEnv?: Environment;
   /** Each line a process writes, as it comes. */
   output?: OutputSink;
+  /**
+   * Called once for each restart, as soon as the process has exited. The restart (and its backoff) waits for a
+   * returned promise, which lets a test look at the topology while the service is down; stop() does not wait for it.
+   */
+  onRestart?: (restart: ServiceRestart) => void | Promise<void>;
   /** How long a process may take to report `listening`. */
   startTimeoutMs?: number;
   /** How long a process may take to exit after SIGTERM before it is killed. */
@@ -28,11 +65,16 @@ export interface LaunchOptions {
 export interface RunningTopology {
   /** The gateway's origin, e.g. http://127.0.0.1:4000 */
   gatewayUrl: string;
-  /** Where each subgraph listens, by name. */
+  /** Where each subgraph listens, by name; a restarted subgraph listens there again. */
   subgraphUrls: Readonly<Record<string, string>>;
-  /** Resolves when any process exits on its own, with its name and exit code. */
-  exited: Promise<{ service: string; code: number | null }>;
-  /** Stops the gateway, then the subgraphs; resolves when all have exited. */
+  /**
+   * Resolves when a process exits for good, without stop(): its policy is `no`, it exited 0 under `on-failure`, or
+   * `on-failure:N` had restarted it N times already. The others go on running until stop().
+   */
+  exited: Promise<ServiceExit>;
+  /** The process id of a service's current process, or undefined while it is not running (e.g. awaiting a restart). */
+  pid(service: string): number | undefined;
+  /** Stops the gateway, then the subgraphs, and cancels pending restarts; resolves when all have exited. */
   stop(): Promise<void>;
 }
 
@@ -42,28 +84,75 @@ export interface RunningTopology {
  * 127.0.0.1 and, in every environment value, a URL naming a service at its container port (`http://gateway:4000`)
  * is rewritten to where that service listens locally. `${VAR}` and `${VAR:-default}` are filled from `baseEnv`,
  * as compose does. If anything fails to start, everything already started is stopped before the error is thrown.
+ *
+ * Once up, a process that exits is started again as its `restart` policy says, after a backoff (RESTART_BACKOFF),
+ * with the same environment and so on the same port; meanwhile the others keep running, and the gateway answers
+ * for that subgraph's fields with SERVICE_UNAVAILABLE. A process that cannot start at launch fails the launch
+ * instead: that is a configuration error which restarting would only repeat, and its output says what is wrong.
  */
 export async function launchTopology(options: LaunchOptions): Promise<RunningTopology> {
   const cwd = options.cwd ?? options.topology.projectDir;
   const { subgraphs, gateway } = options.topology;
   const services: ServiceSpec[] = [...subgraphs, gateway];
-  const started: ServiceProcess[] = [];
-  let stopping = false;
-  let reportExit: (exit: { service: string; code: number | null }) => void = () => undefined;
-  const exited = new Promise<{ service: string; code: number | null }>((resolve) => {
+  // Each service's current process, in start order (a restart replaces the entry and keeps its place).
+  const current = new Map<string, ServiceProcess>();
+  const stopped = new AbortController();
+  let reportExit: (exit: ServiceExit) => void = () => undefined;
+  const exited = new Promise<ServiceExit>((resolve) => {
     reportExit = resolve;
   });
 
   // Should the launcher's own process end without stop() (a crash, a test runner tearing down a worker), its
   // children must not outlive it, holding ports: 'exit' handlers may only act synchronously, so they are killed.
-  const killAll = () => started.forEach((service) => service.kill());
+  const killAll = () => current.forEach((service) => service.kill());
   process.once('exit', killAll);
 
+  // One per process: settles once it has exited and the restart that follows has started or been called off, so
+  // that stop() returns only when no restart is left pending.
+  const supervisions = new Set<Promise<void>>();
+
   const stop = async () => {
-    stopping = true;
+    // Aborting first means no restart starts a process from here on: every one checks the signal before it spawns.
+    stopped.abort();
     process.removeListener('exit', killAll);
     // The gateway first, so that it never serves while its subgraphs are going away.
-    for (const service of [...started].reverse()) await service.stop(options.stopTimeoutMs);
+    for (const service of [...current.values()].reverse()) await service.stop(options.stopTimeoutMs);
+    await Promise.all(supervisions);
+  };
+
+  /** Runs a service and keeps it running under its policy; resolves with the URL its first process reports. */
+  const supervise = (service: ServiceSpec, env: Environment): Promise<string> => {
+    let restarts = 0;
+    let quickFailures = 0;
+    const run = (): ServiceProcess => {
+      const spawned = spawnService({ service, env, cwd, output: options.output, startTimeoutMs: options.startTimeoutMs });
+      current.set(service.name, spawned);
+      let listeningSince: number | undefined;
+      // A restarted process that never reports listening is killed, and its exit handled like any other.
+      spawned.url.then(() => (listeningSince = Date.now()), () => spawned.kill());
+      const supervision = spawned.exited.then(async () => {
+        if (stopped.signal.aborted) return;
+        // The first process of a service that exits before listening fails the launch, which reports it.
+        if (restarts === 0 && listeningSince === undefined) return;
+        const exit = exitOf(service.name, spawned.child);
+        if (!restartsAfter(service.restart, exit.code, restarts)) {
+          reportExit(exit);
+          return;
+        }
+        const servedLong = listeningSince !== undefined && Date.now() - listeningSince >= RESTART_BACKOFF.resetAfterMs;
+        quickFailures = servedLong ? 1 : quickFailures + 1;
+        restarts += 1;
+        const restart: ServiceRestart = { ...exit, attempt: restarts, delayMs: restartDelayMs(quickFailures) };
+        // The hook is told of the restart, it does not decide it: one that throws or rejects does not keep the service down.
+        await untilSettledOrAborted(Promise.resolve().then(() => options.onRestart?.(restart)), stopped.signal);
+        await delay(restart.delayMs, undefined, { signal: stopped.signal }).catch(() => undefined);
+        if (!stopped.signal.aborted) run();
+      });
+      supervisions.add(supervision);
+      void supervision.finally(() => supervisions.delete(supervision));
+      return spawned;
+    };
+    return run().url;
   };
 
   try {
@@ -76,6 +165,7 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
       }
       return result;
     };
+    // Computed once per service: a restarted process gets the same environment, so the same port and URLs.
     const environment = (service: ServiceSpec, overrides: Environment = {}): Record<string, string | undefined> => ({
       ...options.baseEnv,
       ...Object.fromEntries(Object.entries(service.environment).map(([key, value]) => [key, localise(value)])),
@@ -83,25 +173,67 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
       PORT: String(local.get(service.name)?.localPort),
       ...overrides,
     });
-    const start = (service: ServiceSpec, env: Environment): Promise<string> => {
-      const spawned = spawnService({ service, env, cwd, output: options.output, startTimeoutMs: options.startTimeoutMs });
-      started.push(spawned);
-      void spawned.exited.then((code) => {
-        if (!stopping) reportExit({ service: service.name, code });
-      });
-      return spawned.url;
-    };
 
     const subgraphUrls = Object.fromEntries(subgraphs.map((subgraph) => [subgraph.name, localise(subgraph.url.href)]));
     const gatewayEnv: Record<string, string | undefined> = { ...options.gatewayEnv };
     for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[subgraphUrlVariable(name)] = url;
     // Subgraphs fetch the gateway's keys only when the first request arrives, so all may start at once.
-    const urls = await Promise.all([...subgraphs.map((subgraph) => start(subgraph, environment(subgraph))), start(gateway, environment(gateway, gatewayEnv))]);
+    const urls = await Promise.all([...subgraphs.map((subgraph) => supervise(subgraph, environment(subgraph))), supervise(gateway, environment(gateway, gatewayEnv))]);
     const gatewayUrl = new URL(urls[urls.length - 1] ?? '').origin;
-    return { gatewayUrl, subgraphUrls, exited, stop };
+    const pid = (service: string) => {
+      const child = current.get(service)?.child;
+      return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    };
+    return { gatewayUrl, subgraphUrls, exited, pid, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * Whether a process that exited with `code` is started again, given how many restarts it has had: the decision of
+ * Docker's restart manager, where `on-failure:N` counts every restart since launch (uptime does not reset it).
+ */
+export function restartsAfter(policy: RestartPolicy, code: number, restarts: number): boolean {
+  switch (policy.mode) {
+    case 'no':
+      return false;
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return code !== 0 && (policy.maxRetries === undefined || restarts < policy.maxRetries);
+    default: {
+      const unknown: never = policy;
+      throw new Error(`unknown restart policy ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** The wait before a restart after `quickFailures` exits in a row (1 for the first) without a long enough run. */
+export function restartDelayMs(quickFailures: number): number {
+  return Math.min(RESTART_BACKOFF.initialMs * 2 ** Math.max(0, quickFailures - 1), RESTART_BACKOFF.maxMs);
+}
+
+function exitOf(service: string, child: ChildProcess): ServiceExit {
+  const signal = child.signalCode;
+  const code = child.exitCode ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0));
+  return { service, code, signal };
+}
+
+/** Resolves when `promise` settles, either way, or when `signal` aborts, whichever comes first. */
+async function untilSettledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([promise.catch(() => undefined), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -158,7 +290,8 @@ export interface ServiceProcess {
  * output (the gateway and the demo subgraphs do, whatever their log level).
  */
 export function spawnService(options: {
-  service: ServiceSpec;
+  /** Its restart policy is the launcher's business: this runs one process, once. */
+  service: Omit<ServiceSpec, 'restart'>;
   env: Environment;
   cwd: string;
   output?: OutputSink | undefined;

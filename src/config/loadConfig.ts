@@ -1,0 +1,224 @@
+import { deny } from 'graphql-shield';
+import { GraphQLError } from 'graphql';
+import type { Policy } from '../authz/compilePolicy.js';
+import { ErrorCode } from '../errors.js';
+import { isPlainObject, readEnvironment } from './environment.js';
+import { configSchema, type ClientTokenAlgorithm, type GatewayConfigInput, type KeySource, type ParsedConfig, type PolicyInput } from './schema.js';
+
+/** The issuer and audience of development tokens, when no key source is configured. */
+export const DEV_ISSUER = 'urn:graphql-gateway:dev';
+export const DEV_AUDIENCE = 'graphql-gateway';
+
+/** The settings of client token verification, once the key source is decided. */
+export type AuthConfig = Omit<ParsedConfig['auth'], 'keySource' | 'issuer' | 'audience' | 'devKeyFile'> & {
+  keySource: KeySource;
+  issuer: string;
+  audience: readonly string[];
+  algorithms: readonly ClientTokenAlgorithm[];
+};
+
+/**
+ * The gateway's configuration: the config module's settings with the environment over them, validated, with the
+ * decisions that depend on several settings made (the key source, where metrics go, the mode's defaults). Everything
+ * else receives this object; only entry points read the environment or a config module.
+ */
+export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork'> & {
+  auth: AuthConfig;
+  policy: Policy;
+  introspection: boolean;
+  sandbox: boolean;
+  /**
+   * Where Prometheus metrics are served: `main` (GET /metrics beside /graphql, development only, since metrics name
+   * operations and subgraphs), a separate port, or nowhere.
+   */
+  metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
+};
+
+/** A configuration that cannot be used, with one line per problem, each saying how to fix it. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** The team's config module (`export default defineConfig({...})`); the environment overrides it, field by field. */
+  module?: GatewayConfigInput | undefined;
+  /**
+   * Set by the test harness only: allows `NODE_ENV=test`, which behaves as development but may turn limits off
+   * (`MAX_DEPTH=0`). An entry point never sets it, so no deployment can relax a limit by its environment.
+   */
+  testMode?: boolean;
+}
+
+/** Headers that frame or route the gateway's own request to a subgraph, or carry credentials: never forwarded. */
+const UNFORWARDABLE_HEADERS = new Set([
+  'authorization', 'cookie', 'proxy-authorization', 'host', 'content-length', 'content-type', 'transfer-encoding',
+  'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'x-request-id',
+]);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * The policy as the gateway applies it. With none configured, nothing is allowed but what the supergraph's own
+ * directives allow; whatever a policy leaves out is denied (`fallbackRule: deny`), and a rule's raw error never
+ * reaches a client (`allowExternalErrors: false`), unless the policy says otherwise.
+ */
+function resolvePolicy(input: PolicyInput | undefined): Policy {
+  return {
+    ruleTree: input?.ruleTree ?? {},
+    policies: input?.policies ?? {},
+    options: {
+      fallbackRule: input?.options?.fallbackRule ?? deny,
+      allowExternalErrors: input?.options?.allowExternalErrors ?? false,
+      fallbackError: input?.options?.fallbackError ?? new GraphQLError('Not authorised', { extensions: { code: ErrorCode.Forbidden } }),
+    },
+  };
+}
+
+/**
+ * Validates the configuration once, at start: the config module's settings, then the environment over them (one
+ * precedence rule: a variable that is set wins over the module). Throws a `ConfigError` that lists every problem, each
+ * naming the variable (or the module's field) that holds it.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, options: LoadConfigOptions = {}): GatewayConfig {
+  const { overlay, problems, variables, nodeEnv } = readEnvironment(env);
+  const testMode = nodeEnv === 'test' && options.testMode === true;
+  if (nodeEnv === 'test' && !testMode) problems.push('NODE_ENV=test is reserved for the test harness: use development or production');
+
+  const merged = deepMerge(options.module ?? {}, overlay);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map(String).join('.');
+      // A variable's own value was checked where it was read; what is left belongs to the module.
+      if (variables.has(path)) continue;
+      problems.push(`${nameOf(path, variables)} ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const values = parsed.data;
+  const name = (path: string) => nameOf(path, variables);
+  const mode = values.mode;
+
+  const auth = authConfig(values, name, problems);
+  for (const header of values.forwardHeaders) {
+    if (UNFORWARDABLE_HEADERS.has(header)) problems.push(`${name('forwardHeaders')} must not contain ${header}: credentials, framing and routing headers of subgraph requests are the gateway's own`);
+  }
+  // Development serves introspection, Sandbox, metrics and limit values whatever the key source: never on a network
+  // unless asked for by name.
+  if (mode === 'development' && !LOOPBACK_HOSTS.has(values.host) && !values.devAllowNetwork) {
+    problems.push(
+      `${name('host')} is ${values.host} in development mode, which serves introspection, Sandbox and metrics (and, without a key source, accepts self-signed development tokens): set NODE_ENV=production with a key source, bind HOST=127.0.0.1, or set DEV_ALLOW_NETWORK=true to expose it anyway`,
+    );
+  }
+  if (values.connections.headersTimeoutMs > values.connections.requestTimeoutMs) {
+    problems.push(`${name('connections.headersTimeoutMs')} (${values.connections.headersTimeoutMs}) must not exceed ${name('connections.requestTimeoutMs')} (${values.connections.requestTimeoutMs}): the headers are part of the request`);
+  }
+  if (values.corsOrigins.includes('*') && values.corsCredentials) {
+    problems.push(`${name('corsOrigins')}=* with ${name('corsCredentials')}=true would let any site call the API with the user's cookies: list the origins`);
+  }
+  if (values.workers > 1 && values.rateLimit.points !== 'off' && values.rateLimit.redisUrl === undefined) {
+    problems.push(`${name('workers')} > 1 needs ${name('rateLimit.redisUrl')}, so that the workers share one rate budget (each would count alone otherwise)`);
+  }
+  const introspection = values.introspection ?? mode === 'development';
+  const sandbox = values.sandbox ?? mode === 'development';
+  if (mode === 'production') {
+    // The production guard: every protection that can be switched off must be on.
+    if (introspection) problems.push(`${name('introspection')} must be off in production: it hands attackers the whole schema`);
+    if (sandbox) problems.push(`${name('sandbox')} must be off in production`);
+    if (!values.csrfPrevention) problems.push(`${name('csrfPrevention')} must be on in production`);
+    if (values.corsOrigins.includes('*')) problems.push(`${name('corsOrigins')} must list origins in production, not *`);
+  }
+  if (!testMode) {
+    // Only the test harness turns limits off; development keeps them, so that what works there works in production.
+    const switchable: Record<string, unknown> = {
+      'limits.maxDepth': values.limits.maxDepth, 'limits.maxAliases': values.limits.maxAliases, 'limits.maxRootFields': values.limits.maxRootFields,
+      'limits.maxDirectives': values.limits.maxDirectives, 'limits.maxTokens': values.limits.maxTokens, 'limits.maxQueryLength': values.limits.maxQueryLength,
+      'limits.maxExpandedSelections': values.limits.maxExpandedSelections, 'limits.maxCost': values.limits.maxCost,
+      'rateLimit.points': values.rateLimit.points, 'connections.maxPerClient': values.connections.maxPerClient,
+    };
+    for (const [path, value] of Object.entries(switchable)) {
+      if (value === 'off') problems.push(`${variables.has(path) ? `${name(path)}=0` : `config ${path}: 'off'`} turns a limit off, which only the test harness may do: set a limit`);
+    }
+  }
+  if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
+
+  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, ...rest } = values;
+  return {
+    ...rest,
+    auth,
+    policy: resolvePolicy(policy),
+    introspection,
+    sandbox,
+    metrics: metricsPort !== undefined ? { kind: 'port', host: metricsHost ?? values.host, port: metricsPort } : mode === 'development' ? { kind: 'main' } : { kind: 'off' },
+  };
+}
+
+function authConfig(values: ParsedConfig, name: (path: string) => string, problems: string[]): AuthConfig | undefined {
+  const before = problems.length;
+  const { keySource: given, devKeyFile, issuer, audience, ...rest } = values.auth;
+  let keySource: KeySource;
+  if (given !== undefined) {
+    keySource = given;
+    if (keySource.kind === 'jwks' && values.mode === 'production' && !keySource.url.startsWith('https://')) {
+      problems.push(`${name('auth.keySource')} must use https:// in production, so keys cannot be swapped in transit (got "${keySource.url}")`);
+    }
+  } else if (values.mode === 'development') {
+    keySource = { kind: 'dev', path: devKeyFile };
+  } else {
+    problems.push('set JWT_JWKS_URL (your identity provider\'s JWKS, e.g. https://auth.example.com/.well-known/jwks.json) or JWT_PUBLIC_KEYS (a PEM or JWK file): production needs a key source for client tokens');
+    return undefined;
+  }
+  const dev = keySource.kind === 'dev';
+  if (!dev && issuer === undefined) problems.push(`${name('auth.issuer')} is required with a key source: the issuer your tokens carry in "iss", e.g. https://auth.example.com/`);
+  if (!dev && (audience === undefined || audience.length === 0)) {
+    problems.push(`${name('auth.audience')} is required with a key source: the audience your tokens carry in "aud" for this API, e.g. https://api.example.com`);
+  }
+  if (problems.length > before) return undefined;
+  return { ...rest, keySource, issuer: issuer ?? DEV_ISSUER, audience: audience ?? [DEV_AUDIENCE], algorithms: dev ? ['ES256'] : rest.algorithms };
+}
+
+/** The environment variable that set a path, or the module's field when none did; unset fields are named by their variable. */
+function nameOf(path: string, variables: ReadonlyMap<string, string>): string {
+  const variable = variables.get(path) ?? [...variables].find(([set]) => path.startsWith(`${set}.`))?.[1];
+  return variable ?? DEFAULT_NAMES[path] ?? `config ${path}`;
+}
+
+/** How problems name a setting that neither the module nor the environment set: by the variable most people use. */
+const DEFAULT_NAMES: Readonly<Record<string, string>> = {
+  host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX',
+  csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL',
+  forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
+};
+
+/** The module's settings with the environment's over them: objects merge key by key, anything else is replaced. */
+function deepMerge(base: unknown, over: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
+  for (const [key, value] of Object.entries(over)) {
+    const current = result[key];
+    result[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return result;
+}
+
+/** The key of a subgraph in `GatewayConfig.subgraphUrls`: its name in lower case, with `_` for anything else (`my-shop` → `my_shop`). */
+export function subgraphUrlKey(subgraphName: string): string {
+  return subgraphName.toLowerCase().replace(/[^a-z0-9]/g, '_');
+}
+
+/** The name of the variable that overrides a subgraph's URL: `SUBGRAPH_<NAME>_URL`. */
+export function subgraphUrlVariable(subgraphName: string): string {
+  return `SUBGRAPH_${subgraphName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
+}
+
+/** For a process's entry point: the configuration, or the list of problems on standard error and exit code 2. */
+export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>, options: LoadConfigOptions = {}): GatewayConfig {
+  try {
+    return loadConfig(env, options);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
