@@ -1,7 +1,7 @@
 // npm run token -- --sub 1 --roles admin [--scopes "read write"] [--ttl 3600]
 // Prints a token that a development gateway (no key source configured) accepts, for Sandbox's Authorization header.
 import { parseArgs } from 'node:util';
-import { loadConfigOrExit } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config/index.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 
 const { values } = parseArgs({
