@@ -3,7 +3,7 @@
 // which is where secrets, URLs and ports belong; see the README's Configuration section for every setting.
 import { GraphQLError } from 'graphql';
 import { allow, or, rule, type IRules } from 'graphql-shield';
-import { defineConfig, hasRole, ownedBy, type AuthzContext } from './src/index.js';
+import { defineConfig, hasRole, ownedBy, type AuthzContext, type ShieldRule } from './src/index.js';
 
 const isAdmin = hasRole('admin');
 const isSelf = ownedBy('id');
@@ -76,7 +76,7 @@ export const ruleTree: IRules = {
  * Named rules that `@policy(policies: [["name"]])` in a subgraph's SDL refers to. `public` lets a subgraph team
  * declare a field open to everyone in its own SDL, a decision as explicit as any other.
  */
-export const policies = { admin: isAdmin, public: allow };
+export const policies: Record<string, ShieldRule> = { admin: isAdmin, public: allow };
 
 export default defineConfig({
   policy: { ruleTree, policies },

@@ -3,17 +3,25 @@
 // process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
 // gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
 // partial answer counts as a failure, not as speed. Results print as a table and go to bench-results/latest.json.
+//
+// Two workloads measure the gateway alone, under abuse, and are not in the default set (see scripts/bench/):
+// `abuse` (the TestQuery load alone, beside fragment-expansion bombs, and beside graphql-js's quadratic validation
+// shape; `--bomb-rate 20` per second) and `planMiss` (one subject flooding never-planned documents under the default
+// rate budget, with the default PLAN_MISS_POINTS and with 0, while well-behaved callers send the TestQuery).
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { readTopology } from '../src/topology/composeFile.js';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
 import { TEST_QUERY } from '../test/fixtures/testQuery.js';
+import { formatAbuse, runAbuse, type AbuseSummary } from './bench/abuse.js';
+import type { BenchContext } from './bench/context.js';
+import { load as loadWith, median, rssMb, type Round, type Target } from './bench/measure.js';
+import { formatPlanMiss, runPlanMiss, type PlanMissSummary } from './bench/planMiss.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +31,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     workload: { type: 'string', default: 'testQuery,small,owner' },
     soak: { type: 'boolean', default: false },
+    // Bombs (and quadratic documents) per second beside the abuse workload's TestQuery load.
+    'bomb-rate': { type: 'string', default: '20' },
     // KEY=VALUE for the gateway's environment, to measure one lever at a time (e.g. DEDUPLICATE_SUBGRAPH_REQUESTS=false).
     'gateway-env': { type: 'string', multiple: true, default: [] },
   },
@@ -31,6 +41,7 @@ const durationSec = Number(values.duration);
 const warmupSec = Number(values.warmup);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
+const bombRatePerSec = Number(values['bomb-rate']);
 
 const ISSUER = 'https://bench.issuer/';
 const AUDIENCE = 'https://bench.api';
@@ -39,22 +50,13 @@ const WORKLOADS: Record<string, { query: string; note: string }> = {
   small: { query: '{ topProducts { name price } }', note: 'one subgraph, small' },
   owner: { query: '{ me { id email } user(id: "2") { name email } }', note: 'authenticated, owner-dependent fields (checked after execution)' },
 };
-
-interface Target {
-  name: 'baseline' | 'gateway';
-  process: ServiceProcess;
-  url: string;
-}
-
-interface Round {
-  requestsPerSec: number;
-  p50: number;
-  p99: number;
-  failures: number;
-  requests: number;
-  cpuMsPerRequest: number;
-  peakRssMb: number;
-}
+/** Workloads on the gateway alone, each with its own phases and report (scripts/bench/). */
+const GATEWAY_WORKLOADS = ['abuse', 'planMiss'] as const;
+type GatewayWorkload = (typeof GATEWAY_WORKLOADS)[number];
+const isGatewayWorkload = (name: string): name is GatewayWorkload => (GATEWAY_WORKLOADS as readonly string[]).includes(name);
+/** A budget far above the load: rate limiting runs (and costs what it costs) but never refuses. */
+const FAR_BUDGET = { RATE_LIMIT_POINTS: '1000000000' };
+type GatewayOptions = Parameters<BenchContext['gateway']>[0];
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = await mkdtemp(join(tmpdir(), 'bench-'));
@@ -73,13 +75,9 @@ try {
   const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const signingPem = signing.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await writeFile(join(dir, 'gateway-key.pem'), signingPem);
-  const clientToken = await new SignJWT({ roles: [] })
-    .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
-    .setSubject('1')
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setExpirationTime('2h')
-    .sign(issuer.privateKey);
+  const clientTokenFor = (subject: string) =>
+    new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'ES256', kid: 'bench' }).setSubject(subject).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('2h').sign(issuer.privateKey);
+  const clientToken = await clientTokenFor('1');
 
   const topology = await readTopology(join(root, 'docker-compose.yml'));
   const ports = [4201, 4202, 4203, 4204, 4205, 4206];
@@ -110,42 +108,43 @@ try {
     JWT_AUDIENCE: AUDIENCE,
     JWT_ALGORITHMS: 'ES256',
     GATEWAY_SIGNING_KEY_FILE: join(dir, 'gateway-key.pem'),
-    // A budget far above the load: rate limiting runs (and costs what it costs) but never refuses here.
-    RATE_LIMIT_POINTS: '1000000000',
+    // The demo graph's config module (its access policy and limits), as docker-compose.yml gives it: without it the
+    // gateway would serve with no policy, denying every field, and measure nothing.
+    ...(existsSync(join(root, 'dist/gateway.config.js')) ? { GATEWAY_CONFIG: join(root, 'dist/gateway.config.js') } : {}),
   };
   for (const [name, url] of Object.entries(subgraphUrls)) gatewayEnv[`SUBGRAPH_${name.toUpperCase()}_URL`] = url;
+  const userEnv: Record<string, string> = {};
   for (const setting of values['gateway-env']) {
     const at = setting.indexOf('=');
     if (at < 1) throw new Error(`--gateway-env takes KEY=VALUE (got "${setting}")`);
-    gatewayEnv[setting.slice(0, at)] = setting.slice(at + 1);
+    userEnv[setting.slice(0, at)] = setting.slice(at + 1);
   }
-  const gateway = spawnService({ service: { name: 'gateway', command: ['node', 'dist/src/main.js'], environment: {} }, cwd: root, env: gatewayEnv });
-  started.push(gateway);
 
-  const signingKey = await importPKCS8(signingPem, 'ES256');
-  const gatewayUrl = new URL(await gateway.url).origin;
-  const jwks = (await (await fetch(`${gatewayUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-  const subgraphTokens: Record<string, string> = {};
-  for (const name of Object.keys(subgraphUrls)) {
-    subgraphTokens[name] = await new SignJWT({ roles: [], scopes: [] })
-      .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]?.kid ?? '' })
-      .setIssuer('graphql-gateway')
-      .setAudience(name)
-      .setExpirationTime('2h')
-      .sign(signingKey);
+  // One gateway at a time, on its port: a workload that needs other settings (planMiss) gets a fresh process.
+  let running: { key: string; target: Target } | undefined;
+  const gatewayFor = async (options: GatewayOptions): Promise<Target> => {
+    const overrides = { ...(options.budget === 'far' ? FAR_BUDGET : {}), ...options.env };
+    const key = JSON.stringify(overrides);
+    if (running?.key === key) return running.target;
+    if (running !== undefined) {
+      await running.target.process.stop(5_000);
+      started.splice(started.indexOf(running.target.process), 1);
+      running = undefined;
+    }
+    // --gateway-env last: what the command line says wins.
+    const env = { ...gatewayEnv, ...overrides, ...userEnv };
+    const service = spawnService({ service: { name: 'gateway', command: ['node', 'dist/scripts/bench/gateway.js'], environment: {} }, cwd: root, env });
+    started.push(service);
+    running = { key, target: { name: 'gateway', process: service, url: `${new URL(await service.url).origin}/graphql`, env } };
+    return running.target;
+  };
+
+  const selected = values.soak ? [] : values.workload.split(',');
+  for (const workload of selected) {
+    if (WORKLOADS[workload] === undefined && !isGatewayWorkload(workload)) throw new Error(`unknown workload ${workload}: choose from ${[...Object.keys(WORKLOADS), ...GATEWAY_WORKLOADS].join(', ')}`);
   }
-  const baseline = spawnService({
-    service: { name: 'baseline', command: ['node', 'dist/scripts/baselineGateway.js'], environment: {} },
-    cwd: root,
-    env: { ...base, PORT: String(baselinePort), SUPERGRAPH_PATH: join(root, 'schema/supergraph.graphql'), SUBGRAPH_TOKENS: JSON.stringify(subgraphTokens), SUBGRAPH_URLS: JSON.stringify(subgraphUrls) },
-  });
-  started.push(baseline);
-  const targets: Target[] = [
-    { name: 'baseline', process: baseline, url: `${new URL(await baseline.url).origin}/` },
-    { name: 'gateway', process: gateway, url: `${gatewayUrl}/graphql` },
-  ];
-
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${clientToken}` };
+  const load = (target: Target, body: string, expectBody: string, seconds: number) => loadWith(target, { body, expectBody, seconds, headers, connections });
   const expected = async (target: Target, query: string): Promise<string> => {
     const response = await fetch(target.url, { method: 'POST', headers, body: JSON.stringify({ query }) });
     const text = await response.text();
@@ -154,20 +153,69 @@ try {
     return text;
   };
 
+  // The baseline only when a workload compares against it.
+  let baselineTarget: Target | undefined;
+  const baselineFor = async (): Promise<Target> => {
+    if (baselineTarget !== undefined) return baselineTarget;
+    const gateway = await gatewayFor({ budget: 'far' });
+    const signingKey = await importPKCS8(signingPem, 'ES256');
+    const jwks = (await (await fetch(`${new URL(gateway.url).origin}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const subgraphTokens: Record<string, string> = {};
+    for (const name of Object.keys(subgraphUrls)) {
+      subgraphTokens[name] = await new SignJWT({ roles: [], scopes: [] })
+        .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]?.kid ?? '' })
+        .setIssuer('graphql-gateway')
+        .setAudience(name)
+        .setExpirationTime('2h')
+        .sign(signingKey);
+    }
+    const baseline = spawnService({
+      service: { name: 'baseline', command: ['node', 'dist/scripts/baselineGateway.js'], environment: {} },
+      cwd: root,
+      env: { ...base, PORT: String(baselinePort), SUPERGRAPH_PATH: join(root, 'schema/supergraph.graphql'), SUBGRAPH_TOKENS: JSON.stringify(subgraphTokens), SUBGRAPH_URLS: JSON.stringify(subgraphUrls) },
+    });
+    started.push(baseline);
+    baselineTarget = { name: 'baseline', process: baseline, url: `${new URL(await baseline.url).origin}/` };
+    return baselineTarget;
+  };
+
+  const context: BenchContext = {
+    gateway: gatewayFor,
+    token: (subject) => clientTokenFor(subject),
+    testQuery: TEST_QUERY,
+    durationSec,
+    warmupSec,
+    rounds,
+    connections,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+
   const results: Record<string, { note: string; baseline: Round[]; gateway: Round[] }> = {};
-  const selected = values.soak ? [] : values.workload.split(',');
+  let abuse: AbuseSummary | undefined;
+  let planMiss: PlanMissSummary | undefined;
   for (const workload of selected) {
+    if (workload === 'abuse') {
+      abuse = await runAbuse(context, { bombRatePerSec });
+      continue;
+    }
+    if (workload === 'planMiss') {
+      planMiss = await runPlanMiss(context);
+      continue;
+    }
     const definition = WORKLOADS[workload];
-    if (definition === undefined) throw new Error(`unknown workload ${workload}: choose from ${Object.keys(WORKLOADS).join(', ')}`);
+    if (definition === undefined) continue;
+    const targets: Target[] = [await baselineFor(), await gatewayFor({ budget: 'far' })];
     const body = JSON.stringify({ query: definition.query });
     const bodies = { baseline: await expected(targets[0] as Target, definition.query), gateway: await expected(targets[1] as Target, definition.query) };
     if (workload === 'testQuery' && JSON.parse(bodies.baseline).data === undefined) throw new Error('the baseline returned no data');
+    // Only `owner` asks for a field the caller may not read (user 2's email); any other error is a gateway measuring nothing.
+    if (workload !== 'owner' && (JSON.parse(bodies.gateway) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${bodies.gateway.slice(0, 300)}`);
     if (workload === 'testQuery' && JSON.stringify(JSON.parse(bodies.baseline)) !== JSON.stringify(JSON.parse(bodies.gateway))) throw new Error('baseline and gateway disagree on the TestQuery');
     results[workload] = { note: definition.note, baseline: [], gateway: [] };
-    for (const target of targets) await load(target, body, bodies[target.name], warmupSec, headers);
+    for (const target of targets) await load(target, body, bodies[target.name], warmupSec);
     for (let round = 0; round < rounds; round += 1) {
       for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const measured = await load(target, body, bodies[target.name], durationSec, headers);
+        const measured = await load(target, body, bodies[target.name], durationSec);
         results[workload]?.[target.name].push(measured);
         process.stderr.write(`${workload} ${target.name} round ${round + 1}: ${measured.requestsPerSec.toFixed(0)} req/s, p99 ${measured.p99} ms, ${measured.failures} failures\n`);
       }
@@ -176,14 +224,15 @@ try {
 
   let soak: { rssStartMb: number; rssEndMb: number; durationSec: number; rssEvery5sMb: number[]; failures: number } | undefined;
   if (values.soak) {
+    const gateway = await gatewayFor({ budget: 'far' });
     const body = JSON.stringify({ query: TEST_QUERY });
-    const expectedBody = await expected(targets[1] as Target, TEST_QUERY);
-    await load(targets[1] as Target, body, expectedBody, warmupSec, headers);
-    const pid = gateway.child.pid ?? 0;
+    const expectedBody = await expected(gateway, TEST_QUERY);
+    await load(gateway, body, expectedBody, warmupSec);
+    const pid = gateway.process.child.pid ?? 0;
     const rssStartMb = rssMb(pid);
     const samples: number[] = [rssStartMb];
     const sampler = setInterval(() => samples.push(rssMb(pid)), 5_000);
-    const measured = await load(targets[1] as Target, body, expectedBody, 60, headers);
+    const measured = await load(gateway, body, expectedBody, 60);
     clearInterval(sampler);
     soak = { rssStartMb, rssEndMb: rssMb(pid), durationSec: 60, rssEvery5sMb: samples, failures: measured.failures };
   }
@@ -201,6 +250,8 @@ try {
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     settings: { connections, durationSec, warmupSec, rounds },
     workloads: summary,
+    ...(abuse ? { abuse: { ...abuse, bombRatePerSec } } : {}),
+    ...(planMiss ? { planMiss } : {}),
     ...(soak ? { soak } : {}),
   };
   await mkdir(join(root, 'bench-results'), { recursive: true });
@@ -210,73 +261,7 @@ try {
   await stopAll();
 }
 
-async function load(target: Target, body: string, expectBody: string, seconds: number, headers: Record<string, string>): Promise<Round> {
-  const pid = target.process.child.pid ?? 0;
-  const cpuBefore = cpuMs(pid);
-  let peakRss = rssMb(pid);
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssMb(pid));
-  }, 250);
-  const result = await autocannon({
-    url: target.url,
-    method: 'POST',
-    connections,
-    duration: seconds,
-    headers,
-    body,
-    expectBody,
-  });
-  clearInterval(sampler);
-  const requests = result.requests.total;
-  return {
-    requestsPerSec: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.errors + result.timeouts + result.non2xx + result.mismatches,
-    requests,
-    cpuMsPerRequest: requests === 0 ? 0 : Number(((cpuMs(pid) - cpuBefore) / requests).toFixed(3)),
-    peakRssMb: peakRss,
-  };
-}
-
-/** CPU time (user + system) a process has used, from /proc; Linux only, as this machine is. */
-function cpuMs(pid: number): number {
-  try {
-    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function rssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return Math.round(kb / 1024);
-  } catch {
-    return 0;
-  }
-}
-
-function median(values: Round[]): Round {
-  const pick = (key: keyof Round) => {
-    const sorted = values.map((value) => value[key]).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? 0;
-  };
-  return {
-    requestsPerSec: Math.round(pick('requestsPerSec')),
-    p50: pick('p50'),
-    p99: pick('p99'),
-    failures: values.reduce((sum, value) => sum + value.failures, 0),
-    requests: values.reduce((sum, value) => sum + value.requests, 0),
-    cpuMsPerRequest: pick('cpuMsPerRequest'),
-    peakRssMb: Math.max(...values.map((value) => value.peakRssMb)),
-  };
-}
-
-function formatReport(report: { machine: object; workloads: Record<string, { baseline: Round; gateway: Round; ratio: number }>; soak?: object }): string {
+function formatReport(report: { machine: object; workloads: Record<string, { baseline: Round; gateway: Round; ratio: number }>; abuse?: AbuseSummary; planMiss?: PlanMissSummary; soak?: object }): string {
   const lines = ['workload    target    req/s   p50 ms  p99 ms  failures  cpu ms/req  peak rss MB  ratio'];
   for (const [workload, { baseline, gateway, ratio }] of Object.entries(report.workloads)) {
     for (const [name, round] of [['baseline', baseline], ['gateway', gateway]] as const) {
@@ -285,5 +270,7 @@ function formatReport(report: { machine: object; workloads: Record<string, { bas
       );
     }
   }
-  return `${lines.join('\n')}\n\nmachine: ${JSON.stringify(report.machine)}${report.soak ? `\nsoak: ${JSON.stringify(report.soak)}` : ''}`;
+  const own = [report.abuse ? formatAbuse(report.abuse) : undefined, report.planMiss ? formatPlanMiss(report.planMiss) : undefined].filter((part) => part !== undefined);
+  const table = Object.keys(report.workloads).length > 0 ? `${lines.join('\n')}\n\n` : '';
+  return `${table}${own.map((part) => `${part}\n\n`).join('')}machine: ${JSON.stringify(report.machine)}${report.soak ? `\nsoak: ${JSON.stringify(report.soak)}` : ''}`;
 }

@@ -10,6 +10,8 @@ import { loadOrGenerateSigningKey } from './auth/gatewaySigningKey.js';
 import { createSubgraphTokens } from './auth/subgraphTokens.js';
 import { createTokenVerifier } from './auth/tokenVerifier.js';
 import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config/index.js';
+import { subgraphAuthVariable } from './config/loadConfig.js';
+import { DEFAULT_SUBGRAPH_AUTH_MODE } from './config/schema.js';
 import type { GatewayContext } from './context.js';
 import type { GraphQLSchema } from 'graphql';
 import Fastify from 'fastify';
@@ -24,7 +26,7 @@ import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
 import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
 import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
-import { limitQueryLength } from './http/queryLength.js';
+import { documentGate } from './http/documentGate.js';
 import { createDocumentStore } from './limits/documentStore.js';
 import { lifecycleLogger, type Logger } from './logger.js';
 import { gatewayPlugins } from './plugins/index.js';
@@ -108,6 +110,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         if (failed) metrics.subgraphErrors.inc({ subgraph });
       },
       tokens: createSubgraphTokens(signingKey, config.subgraphTokens),
+      authMode: config.subgraphAuthDefault ?? DEFAULT_SUBGRAPH_AUTH_MODE,
+      authModes: config.subgraphAuth ?? {},
     });
     releases.push(() => dataSources.close());
     const rateLimiter = config.rateLimit.points !== 'off' ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
@@ -146,6 +150,10 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       const names = new Set([...coreSupergraphSdl.matchAll(/@join__graph\(name: "([^"]+)"/g)].map((match) => subgraphUrlKey(match[1] ?? '')));
       for (const key of Object.keys(config.subgraphUrls)) {
         if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
+      }
+      // Known only now: the config is validated before any supergraph is read.
+      for (const key of Object.keys(config.subgraphAuth ?? {})) {
+        if (!names.has(key)) logger.warn({ variable: subgraphAuthVariable(key), setting: `subgraphAuth.${key}` }, 'this subgraph auth override names no subgraph of the supergraph: check its spelling');
       }
     });
     const analyzer = createRequestAnalyzer({ supergraphOf: (schema) => supergraphs.get(schema), defaults: { listSize: config.limits.defaultListSize } });
@@ -249,10 +257,15 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         const value = headers.get(name);
         if (value !== undefined) forwardedHeaders[name] = value;
       }
-      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, forwardedHeaders, clientIp: request.ip };
+      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, clientToken: request.clientToken, forwardedHeaders, clientIp: request.ip };
     });
     // Admission first: every request costs its point, a caller over budget costs nothing more.
-    const bounded = config.limits.maxQueryLength !== 'off' ? limitQueryLength(serve, config.limits.maxQueryLength, () => metrics.rejections.inc({ reason: 'size' })) : serve;
+    const bounded = documentGate(serve, {
+      maxQueryLength: config.limits.maxQueryLength,
+      maxTokens: config.limits.maxTokens,
+      maxSelectionPairs: config.limits.maxSelectionPairs,
+      onRefused: (reason) => metrics.rejections.inc({ reason }),
+    });
     handler = budget === undefined ? bounded : admittedHandler(bounded, budget, () => metrics.rejections.inc({ reason: 'rate' }));
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };

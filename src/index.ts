@@ -4,5 +4,6 @@ export { createGateway, type Gateway, type GatewayDependencies } from './gateway
 export { defineConfig, loadConfig, loadConfigOrExit, ConfigError, type GatewayConfig, type GatewayConfigInput, type PolicyInput } from './config/index.js';
 export { isAuthenticated, hasRole, hasScopes, ownedBy } from './authz/rules.js';
 export type { AuthzContext, EntityFetcher } from './authz/authzContext.js';
+export type { ShieldRule } from './authz/ruleEvaluation.js';
 export type { Principal } from './auth/principal.js';
 export { createLogger, type Logger } from './logger.js';

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateway } from './cli.js';
 import { postGraphQL, productionEnv, startStack, SUBGRAPH_NAMES, waitFor, type GraphQLResponse, type Stack } from './harness.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const run = promisify(execFile);
 
 const received = (stack: Stack) => SUBGRAPH_NAMES.reduce((total, name) => total + stack.subgraphs[name].counter.received, 0);
 
@@ -285,14 +282,16 @@ describe('browsers', () => {
 describe('npm run check:config', () => {
   it('prints the effective settings and passes a sound production configuration', async () => {
     const env = await productionEnv();
-    const { stdout } = await run('npx', ['tsx', 'scripts/checkConfig.ts'], { cwd: ROOT, env: { ...process.env, ...env } });
+    const { code, stdout } = await gateway(['check'], { env });
+    expect(code).toBe(0);
     expect(stdout).toMatch(/^introspection +off$/m);
+    expect(stdout).toMatch(/^field caps +Mutation.createReview=1$/m);
     expect(stdout).toContain('Verdict: the gateway would start.');
   });
 
   it('fails, listing every problem, on a production configuration with protections off', async () => {
     const env = { ...(await productionEnv()), INTROSPECTION: 'true', MAX_DEPTH: '0' };
-    await expect(run('npx', ['tsx', 'scripts/checkConfig.ts'], { cwd: ROOT, env: { ...process.env, ...env } })).rejects.toMatchObject({
+    await expect(gateway(['check'], { env })).resolves.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/INTROSPECTION must be off in production[\s\S]*MAX_DEPTH=0 turns a limit off[\s\S]*would refuse to start/),
     });

@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateway } from './cli.js';
 import { readTopology } from '../src/topology/composeFile.js';
 import { launchTopology, type RunningTopology } from '../src/topology/launcher.js';
 import { postGraphQL } from './harness.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const run = promisify(execFile);
 
 // The block the README tells an operator to add, for a subgraph that lives in test/fixtures.
 const SHIPPING_SERVICE = `
@@ -49,8 +47,8 @@ describe('adding a subgraph through the compose file', () => {
   });
 
   it('after `npm run compose`, the new subgraph runs with the others and its fields are queryable through the gateway', async () => {
-    const composed = await run('npx', ['tsx', join(ROOT, 'scripts/compose.ts'), '--file', join(project, 'docker-compose.yml')], { cwd: project });
-    expect(composed.stdout).toContain('accounts, products, inventory, reviews, shipping');
+    const composed = await gateway(['compose', '--file', join(project, 'docker-compose.yml')], { cwd: project });
+    expect(composed).toMatchObject({ code: 0, stdout: expect.stringContaining('accounts, products, inventory, reviews, shipping') });
     expect(await readFile(join(project, 'schema/supergraph.graphql'), 'utf8')).toContain('SHIPPING @join__graph(name: "shipping", url: "http://shipping:4005/graphql")');
 
     const topology = await readTopology(join(project, 'docker-compose.yml'));
@@ -94,8 +92,8 @@ describe('adding a subgraph through the compose file', () => {
     expect(noScope.body.data).toEqual({ shippingQuote: null });
     expect(noScope.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN' });
 
-    const check = run('npx', ['tsx', join(ROOT, 'scripts/permissions.ts'), '--check', '--supergraph', join(project, 'schema/supergraph.graphql')], { cwd: ROOT });
-    await expect(check).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('1 field(s) have no rule and are denied to everyone:\n  - Product.carbonFootprint\n') });
+    const check = await gateway(['permissions', '--check', '--supergraph', join(project, 'schema/supergraph.graphql')]);
+    expect(check).toMatchObject({ code: 1, stderr: expect.stringContaining('1 field(s) have no rule and are denied to everyone:\n  - Product.carbonFootprint\n') });
   }, 60_000);
 
   it('stops every process it started', async () => {

@@ -1,19 +1,14 @@
-import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { exportPKCS8, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateway } from './cli.js';
 import { principalFromClaims } from '../src/auth/claims.js';
 import { startStack } from './harness.js';
 import { createSigningKey, TEST_AUDIENCE, TEST_ISSUER, TestIssuer } from './testIssuer.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const run = promisify(execFile);
-// `npm run token` runs as a developer runs it: vitest's NODE_ENV=test is reserved for the in-process harness (config).
-const scriptEnv = (extra: Record<string, string>) => ({ ...process.env, NODE_ENV: 'development', ...extra });
 const ME = '{ me { id } }';
 
 let dir: string;
@@ -61,7 +56,8 @@ describe('JWT_PUBLIC_KEYS, a file of public keys', () => {
 describe('development tokens', () => {
   it('npm run token prints a token the development gateway accepts, with the subject and roles asked for', async () => {
     const keyFile = join(dir, 'dev-key.json');
-    const { stdout } = await run('npx', ['tsx', 'scripts/token.ts', '--sub', '4', '--roles', 'admin,editor'], { cwd: ROOT, env: scriptEnv({ DEV_KEY_FILE: keyFile }) });
+    const { code, stdout } = await gateway(['token', '--sub', '4', '--roles', 'admin,editor'], { env: { DEV_KEY_FILE: keyFile } });
+    expect(code).toBe(0);
     const token = stdout.trim();
     expect(token).toMatch(/^ey[\w-]+\.ey[\w-]+\.[\w-]+$/);
     const stack = await startStack({ env: { DEV_KEY_FILE: keyFile } });
@@ -77,7 +73,7 @@ describe('development tokens', () => {
   });
 
   it('npm run token refuses when a real key source is configured', async () => {
-    await expect(run('npx', ['tsx', 'scripts/token.ts'], { cwd: ROOT, env: scriptEnv({ JWT_JWKS_URL: 'https://auth.example.com/jwks.json', JWT_ISSUER: 'x', JWT_AUDIENCE: 'y' }) })).rejects.toMatchObject({
+    await expect(gateway(['token'], { env: { JWT_JWKS_URL: 'https://auth.example.com/jwks.json', JWT_ISSUER: 'x', JWT_AUDIENCE: 'y' } })).resolves.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('development tokens only'),
     });

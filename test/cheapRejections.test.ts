@@ -41,6 +41,18 @@ describe('documents that expand past MAX_EXPANDED_SELECTIONS are refused before 
     expect(received(stack) - before).toBe(1);
   });
 
+  it.each<[string, string]>([
+    ['one field repeated 490 times (10 KB, within the token limit)', `{ ${'topProducts { name } '.repeat(490)} }`],
+    ['160 fragments spread in one selection set', `${Array.from({ length: 160 }, (_, index) => `fragment F${index} on Product { name }`).join(' ')} { topProducts { ${Array.from({ length: 160 }, (_, index) => `...F${index}`).join(' ')} } }`],
+  ])('%s: 400 MAX_SELECTION_PAIRS_EXCEEDED before graphql-js compares them, and a query beside it is served', async (_case, query) => {
+    const before = received(stack);
+    const [refused, normal] = await Promise.all([stack.query(query), stack.query(NORMAL)]);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual({ errors: [{ message: 'The operation selects too many overlapping fields or fragments in one selection set', extensions: { code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'MAX_SELECTION_PAIRS_EXCEEDED' } }] });
+    expect(normal.body).toEqual(NORMAL_ANSWER);
+    expect(received(stack) - before).toBe(1);
+  });
+
   it('refuses a doubling small enough to expand for its depth, found without expanding', async () => {
     const response = await stack.query(bomb(4, DEEP_LEAF));
     expect(response.status).toBe(400);

@@ -46,7 +46,7 @@ describe('loadConfig', () => {
       },
       subgraphTokens: { issuer: 'graphql-gateway', ttlSec: 10 },
       deniedQueryFields: 'remove',
-      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryLength: 32768, maxExpandedSelections: 2000, maxErrors: 10, maxCost: 10000, defaultListSize: 10, fieldCaps: {} },
+      limits: { maxDepth: 10, maxAliases: 15, maxRootFields: 10, maxDirectives: 20, maxTokens: 2000, maxQueryLength: 32768, maxExpandedSelections: 2000, maxErrors: 10, maxSelectionPairs: 5000, maxCost: 10000, defaultListSize: 10, fieldCaps: {} },
       rateLimit: { points: 100000, windowSec: 60, planMissPoints: 1000 },
       connections: { requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 72000, maxPerClient: 64 },
       planCacheMiB: 30,
@@ -214,5 +214,44 @@ describe('a config module with the environment over it', () => {
     const dir = await mkdtemp(join(tmpdir(), 'config-module-'));
     await writeFile(join(dir, 'empty.config.mjs'), 'export const limits = {};\n');
     await expect(importConfigModule(join(dir, 'empty.config.mjs'))).rejects.toThrow(/must export its configuration as the default export/);
+  });
+});
+
+describe('subgraph authentication (issue 10)', () => {
+  const allowed = "must be mint (a token the gateway signs for the subgraph) or forward (the client's verified token, unchanged)";
+
+  it('reads SUBGRAPH_AUTH as every subgraph\'s mode and SUBGRAPH_<NAME>_AUTH as one subgraph\'s', () => {
+    const config = loadConfig({ SUBGRAPH_AUTH: 'forward', SUBGRAPH_REVIEWS_AUTH: 'mint', SUBGRAPH_MY_SHOP_AUTH: 'forward' });
+    expect(config.subgraphAuthDefault).toBe('forward');
+    expect(config.subgraphAuth).toEqual({ reviews: 'mint', my_shop: 'forward' });
+  });
+
+  it.each([
+    ['SUBGRAPH_AUTH', 'none'],
+    ['SUBGRAPH_REVIEWS_AUTH', 'unauthenticated'],
+    ['SUBGRAPH_REVIEWS_AUTH', 'Forward'],
+  ])('refuses %s=%s, naming the modes there are', (variable, value) => {
+    expect(problemsOf({ [variable]: value })).toEqual([`${variable} ${allowed} (got "${value}")`]);
+  });
+
+  it('refuses a module\'s unknown mode by its path', () => {
+    expect(problemsOf({}, { subgraphAuth: { reviews: 'none' } })).toEqual([`config subgraphAuth.reviews ${allowed}`]);
+    expect(problemsOf({}, { subgraphAuthDefault: 'none' })).toEqual([`config subgraphAuthDefault ${allowed}`]);
+  });
+
+  it('takes a module\'s override as it takes the variable, and the variable wins', () => {
+    const fromModule = loadConfig({}, { module: { subgraphAuth: { reviews: 'forward' } } });
+    expect(fromModule.subgraphAuth).toEqual(loadConfig({ SUBGRAPH_REVIEWS_AUTH: 'forward' }).subgraphAuth);
+    expect(fromModule.subgraphAuth).toEqual({ reviews: 'forward' });
+
+    const both = loadConfig({ SUBGRAPH_REVIEWS_AUTH: 'mint', SUBGRAPH_AUTH: 'mint' }, { module: { subgraphAuthDefault: 'forward', subgraphAuth: { reviews: 'forward', products: 'forward' } } });
+    expect(both.subgraphAuthDefault).toBe('mint');
+    expect(both.subgraphAuth).toEqual({ reviews: 'mint', products: 'forward' });
+  });
+
+  it('leaves both unset when nothing names them: every subgraph is then minted a token (see test/subgraphAuth.test.ts)', () => {
+    const config = loadConfig({});
+    expect(config.subgraphAuthDefault).toBeUndefined();
+    expect(config.subgraphAuth).toBeUndefined();
   });
 });

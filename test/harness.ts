@@ -63,6 +63,11 @@ export interface StackOptions {
   policy?: PolicyInput;
   /** Puts something (a slow proxy, say) between the gateway and a subgraph: given its URL, returns the one to call. */
   through?: Partial<Record<SubgraphName, (url: string) => Promise<{ url: string; close(): void }>>>;
+  /**
+   * Whom a subgraph trusts instead of the gateway: the identity provider, for a subgraph the gateway sends the
+   * client's token to (`SUBGRAPH_<NAME>_AUTH=forward`).
+   */
+  trust?: Partial<Record<SubgraphName, GatewayTrust>>;
 }
 
 /**
@@ -101,7 +106,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     for (const name of SUBGRAPH_NAMES) {
       const subgraph = factories[name]();
-      const running = await subgraph.listen({ host: '127.0.0.1', port: 0, trust });
+      const running = await subgraph.listen({ host: '127.0.0.1', port: 0, trust: options.trust?.[name] ?? trust });
       const entry = Object.assign(subgraph, { url: running.url, running: running as RunningSubgraph | undefined });
       cleanups.push(async () => {
         await entry.running?.close();

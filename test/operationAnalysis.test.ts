@@ -9,6 +9,7 @@ import { apiSchemaOf } from '../src/authz/accessMatrix.js';
 import { coercedVariables, fragmentsOf } from '../src/graphqlSelections.js';
 import { documentLimitsRule } from '../src/limits/documentLimits.js';
 import { supportedOperationsRule } from '../src/limits/supportedOperations.js';
+import { selectionPairs } from '../src/http/documentGate.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
 import { TEST_QUERY } from './fixtures/testQuery.js';
 
@@ -187,3 +188,27 @@ function selectionCount(document: DocumentNode): number {
   visit(document);
   return count;
 }
+
+describe('selectionPairs: what graphql-js\'s overlap rule compares, counted linearly', () => {
+  const nestedInline = (levels: number) => `{ topProducts { ${'... on Product { name '.repeat(levels)}${'} '.repeat(levels)} } }`;
+  it.each<[string, string, number]>([
+    ['the benchmark query', TEST_QUERY, 0],
+    ['a field twice', '{ topProducts { name name } }', 1],
+    ['one field 490 times', `{ ${'topProducts { name } '.repeat(490)} }`, (490 * 489) / 2],
+    // topProducts' set merges three `name`s (3 pairs); each inline fragment's own set has one.
+    ['fields merged through inline fragments', '{ topProducts { name ... on Product { name } ... on Product { name } } }', 3],
+    ['four spreads', 'fragment A on Product { name } { topProducts { ...A ...A ...A ...A } }', 6],
+    ['a document that does not parse', '{ topProducts {', Number.NaN],
+  ])('counts %s', (_case, query, expected) => {
+    const pairs = selectionPairs(query, 2000);
+    if (Number.isNaN(expected)) expect(pairs).toBeUndefined();
+    else expect(pairs).toBe(expected);
+  });
+
+  it('stays linear on inline fragments nested in each other', () => {
+    // 20 levels: topProducts' set and each inline fragment's merge the names below them (the rule does too):
+    // C(20,2) + C(20,2) + C(19,2) + ... + C(1,2) = 190 + 1330, not 2^20.
+    expect(selectionPairs(nestedInline(20), 2000)).toBe(190 + 1330);
+  });
+});
+

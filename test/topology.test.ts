@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { gateway } from './cli.js';
 import { parseTopology, readTopology, TopologyError, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
 import { interpolate } from '../src/topology/launcher.js';
@@ -140,14 +141,13 @@ describe('composition', () => {
   });
 
   it('npm run check:supergraph passes on the committed file and fails on a stale one with the command that fixes it', async () => {
-    const fresh = await run('npx', ['tsx', 'scripts/compose.ts', '--check'], { cwd: ROOT });
-    expect(fresh.stdout).toContain('is up to date');
+    const fresh = await gateway(['compose', '--check']);
+    expect(fresh).toMatchObject({ code: 0, stdout: expect.stringContaining('is up to date') });
     const dir = await mkdtemp(join(tmpdir(), 'stale-'));
     try {
       const stale = join(dir, 'supergraph.graphql');
       await writeFile(stale, (await readFile(COMMITTED_SUPERGRAPH, 'utf8')).replace('costPrice: Int', ''));
-      const failed = run('npx', ['tsx', 'scripts/compose.ts', '--check', '--out', stale], { cwd: ROOT });
-      await expect(failed).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Run `npm run compose`') });
+      expect(await gateway(['compose', '--check', '--out', stale])).toMatchObject({ code: 1, stderr: expect.stringContaining('Run `npm run compose`') });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -58,6 +58,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   SUPERGRAPH_PATH: { path: ['supergraphPath'], read: text },
   SUBGRAPH_TIMEOUT_MS: { path: ['subgraphTimeoutMs'], read: integer, schema: config.subgraphTimeoutMs },
   FORWARD_HEADERS: { path: ['forwardHeaders'], read: list },
+  SUBGRAPH_AUTH: { path: ['subgraphAuthDefault'], read: text, schema: config.subgraphAuthDefault },
   JWT_JWKS_URL: { path: ['auth', 'keySource'], read: text, schema: jwks.url, place: (url) => ({ kind: 'jwks', url }) },
   JWT_PUBLIC_KEYS: { path: ['auth', 'keySource'], read: text, place: (path) => ({ kind: 'file', path }) },
   JWT_JWKS_COOLDOWN_MS: { path: ['auth', 'keySource', 'cooldownMs'], read: integer, schema: jwks.cooldownMs },
@@ -86,6 +87,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   MAX_QUERY_LENGTH: { path: ['limits', 'maxQueryLength'], read: limitNumber, schema: limits.maxQueryLength },
   MAX_EXPANDED_SELECTIONS: { path: ['limits', 'maxExpandedSelections'], read: limitNumber, schema: limits.maxExpandedSelections },
   MAX_COST: { path: ['limits', 'maxCost'], read: limitNumber, schema: limits.maxCost },
+  MAX_SELECTION_PAIRS: { path: ['limits', 'maxSelectionPairs'], read: integer, schema: limits.maxSelectionPairs },
   MAX_ERRORS: { path: ['limits', 'maxErrors'], read: integer, schema: limits.maxErrors },
   DEFAULT_LIST_SIZE: { path: ['limits', 'defaultListSize'], read: integer, schema: limits.defaultListSize },
   FIELD_CAPS: { path: ['limits', 'fieldCaps'], read: fieldCaps },
@@ -119,6 +121,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
 
 const SUBGRAPH_URL_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_URL$/;
 const SUBGRAPH_TIMEOUT_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_TIMEOUT_MS$/;
+const SUBGRAPH_AUTH_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_AUTH$/;
 const NODE_ENVS = ['development', 'production', 'test'];
 
 /**
@@ -149,13 +152,16 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     const spec = VARIABLES[variable];
     const subgraphUrl = SUBGRAPH_URL_VARIABLE.exec(variable)?.[1];
     const subgraphTimeout = SUBGRAPH_TIMEOUT_VARIABLE.exec(variable)?.[1];
+    const subgraphAuth = SUBGRAPH_AUTH_VARIABLE.exec(variable)?.[1];
     const resolved: Variable | undefined =
       spec ??
       (subgraphUrl !== undefined
         ? { path: ['subgraphUrls', subgraphUrl.toLowerCase()], read: text, schema: config.subgraphUrls.unwrap().valueType }
         : subgraphTimeout !== undefined
           ? { path: ['subgraphTimeouts', subgraphTimeout.toLowerCase()], read: integer, schema: config.subgraphTimeouts.unwrap().valueType }
-          : undefined);
+          : subgraphAuth !== undefined
+            ? { path: ['subgraphAuth', subgraphAuth.toLowerCase()], read: text, schema: config.subgraphAuth.unwrap().valueType }
+            : undefined);
     if (resolved === undefined) continue;
     const parsed = resolved.read(raw);
     if (!parsed.ok) {

@@ -212,6 +212,11 @@ export function subgraphUrlVariable(subgraphName: string): string {
   return `SUBGRAPH_${subgraphName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
 }
 
+/** The name of the variable that sets how the gateway authenticates to a subgraph: `SUBGRAPH_<NAME>_AUTH`. */
+export function subgraphAuthVariable(subgraphName: string): string {
+  return `SUBGRAPH_${subgraphName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_AUTH`;
+}
+
 /** For a process's entry point: the configuration, or the list of problems on standard error and exit code 2. */
 export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>, options: LoadConfigOptions = {}): GatewayConfig {
   try {

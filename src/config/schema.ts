@@ -23,6 +23,21 @@ const whole = (min: number, max: number) =>
 const limit = (max: number, fallback: number) => z.union([z.literal('off'), whole(1, max)], { error: `must be off or a whole number from 1 to ${max}` }).default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://accounts:4001/graphql' });
 
+/**
+ * How the gateway authenticates its requests to a subgraph. `mint`: a short-lived token the gateway signs for that
+ * subgraph alone (the default, see src/auth/subgraphTokens.ts). `forward`: the client's token that the gateway
+ * verified, unchanged, for a subgraph that verifies the identity provider's tokens itself. There is deliberately no
+ * third mode that sends nothing: an anonymous caller's request carries no credentials under `forward`, which a
+ * subgraph treats as it treats any anonymous call (issue 10).
+ */
+export const SUBGRAPH_AUTH_MODES = ['mint', 'forward'] as const;
+export type SubgraphAuthMode = (typeof SUBGRAPH_AUTH_MODES)[number];
+/** The mode of every subgraph that neither `subgraphAuthDefault` nor `subgraphAuth` names. */
+export const DEFAULT_SUBGRAPH_AUTH_MODE: SubgraphAuthMode = 'mint';
+const subgraphAuthMode = z.enum(SUBGRAPH_AUTH_MODES, {
+  error: "must be mint (a token the gateway signs for the subgraph) or forward (the client's verified token, unchanged)",
+});
+
 /** Where the public keys that verify client tokens come from. */
 /** An identity provider's JWKS: cached, refreshed in the background, refetched (with a cooldown) on an unknown `kid`. */
 export const jwksSourceSchema = z.object({
@@ -89,6 +104,12 @@ export const limitsSchema = z.object({
    * the document, so that no walk of it can blow up: `{ ...F20 }` where each `Fi` spreads `F(i-1)` twice is 2^20.
    */
   maxExpandedSelections: limit(10_000_000, 2_000),
+  /**
+   * Pairs of selections graphql-js's overlap rule (OverlappingFieldsCanBeMerged) must compare: in one selection set,
+   * every two fields of one response key and every two fragment spreads. That rule is quadratic and runs before the
+   * gateway's own rules; a 10 KB document of one field repeated 490 times cost 53 ms.
+   */
+  maxSelectionPairs: whole(1, 10_000_000).default(5_000),
   /** The largest estimated cost (see src/analysis/operationAnalysis.ts) an operation may have. */
   maxCost: limit(100_000_000, 10_000),
   /** Errors in one answer, at most; validation stops after this many. */
@@ -119,6 +140,14 @@ export const configSchema = z.object({
   subgraphTimeoutMs: whole(1, 300_000).default(5_000),
   /** Per-subgraph deadlines, by `subgraphUrlKey(name)`. */
   subgraphTimeouts: z.record(z.string(), whole(1, 300_000)).default({}),
+  /**
+   * How subgraph requests are authenticated, unless `subgraphAuth` says otherwise for a subgraph. Absent:
+   * `DEFAULT_SUBGRAPH_AUTH_MODE` (`mint`), applied where the data sources are built, so that a configuration that never
+   * mentions subgraph authentication parses to what it did before the setting existed.
+   */
+  subgraphAuthDefault: subgraphAuthMode.optional(),
+  /** Per-subgraph authentication, by `subgraphUrlKey(name)`, over `subgraphAuthDefault`. */
+  subgraphAuth: z.record(z.string(), subgraphAuthMode).optional(),
   /** Client request headers passed on to subgraphs (lower case); `x-request-id` always is. */
   forwardHeaders: z.array(z.string().min(1).transform((header) => header.toLowerCase())).default([]),
   auth: authSchema.prefault({}),

@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
 import { AuthError } from '../auth/authError.js';
-import { authErrorResponse, type Authenticate } from '../auth/authenticate.js';
+import { authErrorResponse, clientTokenOf, type Authenticate, type ClientToken } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import type { ConnectionsConfig } from '../config/index.js';
@@ -23,6 +23,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the authentication hook on /graphql before the handler runs. */
     principal: Principal | undefined;
+    /** The token `principal` was verified by, set with it; undefined for an anonymous caller. */
+    clientToken: ClientToken | undefined;
   }
 }
 
@@ -131,6 +133,7 @@ export function createHttpServer(options: HttpServerOptions) {
   });
 
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('clientToken', undefined);
   app.get('/health', async () => ({ status: 'ok' }));
   const metrics = options.metrics;
   if (metrics !== undefined) {
@@ -155,6 +158,7 @@ export function createHttpServer(options: HttpServerOptions) {
     preHandler: async (request, reply) => {
       try {
         request.principal = await options.authenticate(request.raw.rawHeaders);
+        request.clientToken = clientTokenOf(request.raw.rawHeaders, request.principal);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
         const { status, wwwAuthenticate } = authErrorResponse(error);

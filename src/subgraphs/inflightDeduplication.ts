@@ -14,9 +14,11 @@ const NOT_IN_KEY = new Set(['x-request-id']);
 
 /**
  * Shares one subgraph round trip between identical requests in flight at the same moment: same URL, same body (query
- * and variables) and same headers, including the token the gateway minted for the caller, so that two callers whose
- * identity differs never share an answer. Mutations are never shared. Every caller gets a Response of its own.
- * Requests that arrive after the answer are not served from it: this is deduplication, not a cache.
+ * and variables) and same headers, including the credentials (the token the gateway minted for the caller, or the
+ * caller's own token for a `forward` subgraph), so that two callers whose identity differs never share an answer. The
+ * key holds those credentials, so it lives only in this map and is never logged. Mutations are never shared. Every
+ * caller gets a Response of its own. Requests that arrive after the answer are not served from it: this is
+ * deduplication, not a cache.
  */
 export function deduplicateInflight(fetch: Fetch, onShared?: () => void): Fetch {
   const inflight = new Map<string, Promise<Shared>>();

@@ -6,6 +6,7 @@ import type { SubgraphTokens } from '../auth/subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { subgraphUrlKey } from '../config/index.js';
+import type { SubgraphAuthMode } from '../config/schema.js';
 import { deduplicateInflight } from './inflightDeduplication.js';
 
 export interface SubgraphDataSourceOptions {
@@ -14,8 +15,12 @@ export interface SubgraphDataSourceOptions {
   timeoutMs: number;
   /** Per-subgraph deadlines, by `subgraphUrlKey(name)`, over `timeoutMs`. */
   timeouts: Readonly<Record<string, number>>;
-  /** Mints the token that tells a subgraph the request comes from this gateway, and for whom. */
+  /** Mints the token that tells a subgraph the request comes from this gateway, and for whom (`mint` subgraphs). */
   tokens: SubgraphTokens;
+  /** How each subgraph's requests are authenticated, unless `authModes` names it. */
+  authMode: SubgraphAuthMode;
+  /** Per-subgraph authentication, by `subgraphUrlKey(name)`, over `authMode`. */
+  authModes: Readonly<Record<string, SubgraphAuthMode>>;
   /** Share identical subgraph queries in flight at the same moment (see inflightDeduplication.ts). */
   deduplicate: boolean;
   /** `apollo-default` leaves RemoteGraphQLDataSource's own fetcher in place (no keep-alive, deadline or deduplication): for measuring only. */
@@ -64,10 +69,11 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   return {
     buildService({ name, url }) {
       const key = subgraphUrlKey(name);
+      const credentials = subgraphCredentials(options.authModes[key] ?? options.authMode, options.tokens);
       const dataSource =
         options.fetcher === 'apollo-default'
-          ? new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url })
-          : new SubgraphDataSource(name, options.tokens, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
+          ? new SubgraphDataSource(name, credentials, { url: options.urls[key] ?? url })
+          : new SubgraphDataSource(name, credentials, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
       built.set(name, dataSource);
       return dataSource;
     },
@@ -79,18 +85,36 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   };
 }
 
+/** What one subgraph's requests carry as credentials: a token minted for it, or the client's own. */
+type SubgraphCredentials = { readonly mode: 'mint'; readonly tokens: SubgraphTokens } | { readonly mode: 'forward' };
+
+function subgraphCredentials(mode: SubgraphAuthMode, tokens: SubgraphTokens): SubgraphCredentials {
+  switch (mode) {
+    case 'mint':
+      return { mode, tokens };
+    case 'forward':
+      return { mode };
+    default: {
+      const unknown: never = mode;
+      throw new Error(`unknown subgraph auth mode ${String(unknown)}`);
+    }
+  }
+}
+
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     private readonly subgraph: string,
-    private readonly tokens: SubgraphTokens,
+    private readonly credentials: SubgraphCredentials,
     config: ConstructorParameters<typeof RemoteGraphQLDataSource<GatewayContext>>[0],
   ) {
     super(config);
   }
 
   /**
-   * Each request carries a token the gateway minted for this subgraph, never the client's credentials, plus the
-   * request id (to correlate logs) and the headers the allowlist passes on. Nothing else of the client's request does.
+   * Each request carries its credentials (a token the gateway minted for this subgraph, or, for a `forward` subgraph,
+   * the client's verified token), plus the request id (to correlate logs) and the headers the allowlist passes on.
+   * Nothing else of the client's request does. The gateway's own requests (authorization look-ups, which come through
+   * here too) are authenticated the same way, as the caller they are made for.
    */
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     const headers = request.http?.headers;
@@ -98,6 +122,22 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const forwarded: Readonly<Record<string, string>> = context.forwardedHeaders ?? {};
     for (const [name, value] of Object.entries(forwarded)) headers.set(name, value);
     if (context.requestId) headers.set('x-request-id', context.requestId);
-    headers.set('authorization', `Bearer ${await this.tokens.tokenFor(this.subgraph, context.principal ?? ANONYMOUS)}`);
+    switch (this.credentials.mode) {
+      case 'mint':
+        headers.set('authorization', `Bearer ${await this.credentials.tokens.tokenFor(this.subgraph, context.principal ?? ANONYMOUS)}`);
+        return;
+      case 'forward': {
+        // An anonymous caller sent no token: the subgraph sees no credentials and decides as it does for anyone
+        // anonymous. A request with no client context (none today) is anonymous too.
+        const token = context.clientToken;
+        if (token === undefined) headers.delete('authorization');
+        else headers.set('authorization', token.authorization());
+        return;
+      }
+      default: {
+        const unknown: never = this.credentials;
+        throw new Error(`unknown subgraph credentials ${JSON.stringify(unknown)}`);
+      }
+    }
   }
 }

@@ -5,6 +5,12 @@ import type { SubgraphContext } from './subgraphServer.js';
 export interface GatewayTrust {
   keys: JWTVerifyGetKey;
   issuer: string;
+  /**
+   * The audience a token must name. Absent: the subgraph's own name, as the gateway mints them. A subgraph the gateway
+   * sends the client's token to (`SUBGRAPH_<NAME>_AUTH=forward`) trusts the identity provider instead, and its
+   * tokens name the API's audience.
+   */
+  audience?: string;
 }
 
 export class GatewayTokenError extends Error {
@@ -28,7 +34,7 @@ export function gatewayTokenCheck(trust: GatewayTrust, subgraph: string): (autho
 
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, trust.keys, { issuer: trust.issuer, audience: subgraph, algorithms: ['ES256'], requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(token, trust.keys, { issuer: trust.issuer, audience: trust.audience ?? subgraph, algorithms: ['ES256'], requiredClaims: ['exp'] }));
     } catch (error) {
       throw new GatewayTokenError(`the gateway token is not valid (${(error as { code?: string }).code ?? 'unknown'})`, { cause: error });
     }

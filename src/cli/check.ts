@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { CONFIG_OPTION, configModuleFor } from './configOption.js';
+import type { Command } from './io.js';
+
+/**
+ * `gateway check [--config <module>]`: the effective security settings of the configuration (the module with the
+ * environment over it), and the verdict the gateway would give at start (in production, every protection must be on).
+ * Exits 1 when it would not start.
+ */
+export const checkCommand: Command = async (args, io) => {
+  const { values } = parseArgs({ args, options: { ...CONFIG_OPTION } });
+  let config;
+  try {
+    config = loadConfig(io.env, { module: await configModuleFor(values.config, io) });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr(`${error.message}\n\nVerdict: the gateway would refuse to start.\n`);
+    return 1;
+  }
+
+  const onOff = (value: boolean) => (value ? 'on' : 'off');
+  const limit = (value: number | 'off') => String(value);
+  const source = config.auth.keySource;
+  const settings: [string, string][] = [
+    ['mode', config.mode],
+    ['client tokens', source.kind === 'jwks' ? `JWKS ${source.url}` : source.kind === 'file' ? `key file ${source.path}` : `development issuer (${source.path})`],
+    ['issuer / audience', `${config.auth.issuer} / ${config.auth.audience.join(', ')}`],
+    ['algorithms', config.auth.algorithms.join(', ')],
+    ['authentication required', onOff(config.auth.required)],
+    ['introspection', onOff(config.introspection)],
+    ['sandbox', onOff(config.sandbox)],
+    ['csrf prevention', onOff(config.csrfPrevention)],
+    ['cors', config.corsOrigins.length === 0 ? 'same-origin only' : `${config.corsOrigins.join(', ')}${config.corsCredentials ? ' (with credentials)' : ''}`],
+    ['denied query fields', config.deniedQueryFields],
+    ['max depth / aliases / root fields / directives', [config.limits.maxDepth, config.limits.maxAliases, config.limits.maxRootFields, config.limits.maxDirectives].map(limit).join(' / ')],
+    ['max tokens / length / expanded selections / cost', [config.limits.maxTokens, config.limits.maxQueryLength, config.limits.maxExpandedSelections, config.limits.maxCost].map(limit).join(' / ')],
+    ['max errors per answer', String(config.limits.maxErrors)],
+    ['field caps', Object.entries(config.limits.fieldCaps).map(([field, cap]) => `${field}=${cap}`).join(', ') || 'none'],
+    ['rate limit', config.rateLimit.points === 'off' ? 'off' : `${config.rateLimit.points} points / ${config.rateLimit.windowSec} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
+    ['plan miss / plan cache', `${config.rateLimit.planMissPoints} points / ${config.planCacheMiB} MiB`],
+    ['request / header / keep-alive timeout', `${config.connections.requestTimeoutMs} / ${config.connections.headersTimeoutMs} / ${config.connections.keepAliveTimeoutMs} ms`],
+    ['connections per client', limit(config.connections.maxPerClient)],
+    ['token lifetime at most', `${config.auth.maxLifetimeSec} s`],
+    ['automatic persisted queries', onOff(config.automaticPersistedQueries)],
+    ['body limit', `${config.bodyLimitBytes} bytes`],
+    ['forwarded headers', config.forwardHeaders.join(', ') || 'none'],
+    ['public subgraph error codes', config.publicErrorCodes.join(', ')],
+    ['trusted proxies', config.trustedProxies.join(', ') || 'none'],
+  ];
+  const width = Math.max(...settings.map(([name]) => name.length));
+  io.stdout(`${settings.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\n\nVerdict: the gateway would start.\n`);
+  return 0;
+};

@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { loadOrCreateDevKey, signDevToken } from '../auth/devIssuer.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { CONFIG_OPTION, configModuleFor } from './configOption.js';
+import type { Command } from './io.js';
+
+/**
+ * `gateway token [--sub 1] [--roles admin] [--scopes "read write"] [--ttl 3600]`: prints a token that a development
+ * gateway (no key source configured) accepts, for Sandbox's Authorization header.
+ */
+export const tokenCommand: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    options: { sub: { type: 'string', default: '1' }, roles: { type: 'string', default: '' }, scopes: { type: 'string', default: '' }, ttl: { type: 'string', default: '3600' }, ...CONFIG_OPTION },
+  });
+  let config;
+  try {
+    config = loadConfig(io.env, { module: await configModuleFor(values.config, io) });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr(`${error.message}\n`);
+    return 2;
+  }
+  const source = config.auth.keySource;
+  if (source.kind !== 'dev') {
+    io.stderr(`npm run token signs development tokens only, for a gateway in development mode with no key source; this configuration uses ${source.kind === 'jwks' ? 'JWT_JWKS_URL' : 'JWT_PUBLIC_KEYS'}: get a token from your identity provider.\n`);
+    return 2;
+  }
+  const ttlSec = Number(values.ttl);
+  if (!Number.isInteger(ttlSec) || ttlSec <= 0) {
+    io.stderr('--ttl must be a positive number of seconds\n');
+    return 2;
+  }
+  const split = (value: string) => value.split(/[\s,]+/).filter(Boolean);
+  const token = await signDevToken(await loadOrCreateDevKey(source.path), {
+    subject: values.sub,
+    roles: split(values.roles),
+    scopes: split(values.scopes),
+    ttlSec,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience[0] ?? '',
+  });
+  io.stdout(`${token}\n`);
+  io.stderr(`Paste into Sandbox's headers:  Authorization: Bearer ${token.slice(0, 12)}...\n`);
+  return 0;
+};

@@ -1,0 +1,30 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { gateway } from './cli.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const run = promisify(execFile);
+
+describe('the gateway command', () => {
+  it('lists its commands for --help', async () => {
+    const help = await gateway(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout.match(/^ {2}(\w+) /gm)?.map((line) => line.trim())).toEqual(['serve', 'start', 'check', 'permissions', 'compose', 'token']);
+  });
+
+  it.each<[string, string[], RegExp]>([
+    ['an unknown command', ['deploy'], /^gateway: unknown command "deploy"\nUsage: gateway <command>/],
+    ['an unknown option', ['compose', '--chek'], /^gateway compose: Unknown option '--chek'/],
+  ])('refuses %s with exit code 2 and says why', async (_case, argv, message) => {
+    const refused = await gateway(argv);
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toMatch(message);
+  });
+
+  it('runs as the package\'s bin, from the build', async () => {
+    const { stdout } = await run('node', ['dist/src/cli/main.js', 'check', '--config', 'gateway.config.ts'], { cwd: ROOT, env: { PATH: process.env['PATH'], APOLLO_TELEMETRY_DISABLED: 'true' } });
+    expect(stdout).toMatch(/^field caps +Mutation.createReview=1$/m);
+    expect(stdout).toContain('Verdict: the gateway would start.');
+  });
+});
