@@ -6,8 +6,8 @@ import { authorizedGateway } from './authz/authorizedGateway.js';
 import { ANONYMOUS } from './auth/principal.js';
 import { openClientKeys, type ClientKeys } from './auth/clientKeys.js';
 import { loadOrCreateDevKey } from './auth/devIssuer.js';
-import { loadOrGenerateSigningKey } from './auth/gatewaySigningKey.js';
-import { createSubgraphTokens } from './auth/subgraphTokens.js';
+import { loadOrGenerateSigningKey } from './upstream/gatewaySigningKey.js';
+import { createSubgraphTokens } from './upstream/subgraphTokens.js';
 import { createTokenVerifier } from './auth/tokenVerifier.js';
 import { subgraphUrlKey, subgraphUrlVariable, type GatewayConfig } from './config/index.js';
 import { subgraphAuthVariable } from './config/loadConfig.js';
@@ -24,14 +24,14 @@ import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
 import { admittedHandler } from './rateLimit/admission.js';
 import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
 import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
-import { graphqlHandler, type GraphQLHandler } from './http/graphqlHandler.js';
+import { graphqlHandler, type GraphQLHandler } from './common/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
 import { documentGate } from './http/documentGate.js';
 import { createDocumentStore } from './limits/documentStore.js';
-import { lifecycleLogger, type Logger } from './logger.js';
+import { lifecycleLogger, type Logger } from './common/logger.js';
 import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
-import { subgraphDataSources } from './subgraphs/subgraphDataSource.js';
+import { subgraphDataSources } from './upstream/subgraphDataSource.js';
 
 /** Parsed and validated documents kept, as Apollo Server's default; measured honestly (see createDocumentStore). */
 const DOCUMENT_CACHE_MIB = 30;

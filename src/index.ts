@@ -6,4 +6,4 @@ export { isAuthenticated, hasRole, hasScopes, ownedBy } from './authz/rules.js';
 export type { AuthzContext, EntityFetcher } from './authz/authzContext.js';
 export type { ShieldRule } from './authz/ruleEvaluation.js';
 export type { Principal } from './auth/principal.js';
-export { createLogger, type Logger } from './logger.js';
+export { createLogger, type Logger } from './common/logger.js';

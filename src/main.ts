@@ -5,8 +5,8 @@ import cluster from 'node:cluster';
 import { runPrimary, WORKER_ENV } from './cluster/primary.js';
 import { importConfigModule, loadConfigOrExit, type GatewayConfig, type GatewayConfigInput } from './config/index.js';
 import { createGateway } from './gateway.js';
-import { createLogger, lifecycleLogger, type Logger } from './logger.js';
-import { stopOnSignals } from './stopOnSignals.js';
+import { createLogger, lifecycleLogger, type Logger } from './common/logger.js';
+import { stopOnSignals } from './common/stopOnSignals.js';
 
 const config = loadConfigOrExit(process.env, { module: await configModule(process.env['GATEWAY_CONFIG']) });
 

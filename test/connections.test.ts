@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANONYMOUS } from '../src/auth/principal.js';
 import type { ConnectionsConfig } from '../src/config/index.js';
 import { createHttpServer } from '../src/http/httpServer.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { startStack, type Stack } from './harness.js';
 
 // Every refusal below is answered by the gateway itself, so its exact bytes are part of the contract.

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, type Logger } from '../src/logger.js';
+import { createLogger, type Logger } from '../src/common/logger.js';
 import { createCostRateLimiter, type CostRateLimiter, type CostRateLimiterOptions } from '../src/rateLimit/costRateLimiter.js';
 
 const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';

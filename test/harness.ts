@@ -6,7 +6,7 @@ import { loadConfig, type GatewayConfig } from '../src/config/index.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 import type { PolicyInput } from '../src/config/index.js';
 import demoConfig from '../gateway.config.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { loadOrCreateDevKey, signDevToken } from '../src/auth/devIssuer.js';
 import type { SupergraphReload } from '../src/supergraph/fileSupergraphManager.js';
 import { createAccountsSubgraph } from '../subgraphs/accounts/subgraph.js';

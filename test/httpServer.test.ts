@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../src/http/httpServer.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { ANONYMOUS } from '../src/auth/principal.js';
 
 const options = {

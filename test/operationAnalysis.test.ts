@@ -6,7 +6,7 @@ import { costModel } from '../src/analysis/costModel.js';
 import { documentFacts } from '../src/analysis/documentFacts.js';
 import { analyzeOperation } from '../src/analysis/operationAnalysis.js';
 import { apiSchemaOf } from '../src/authz/accessMatrix.js';
-import { coercedVariables, fragmentsOf } from '../src/graphqlSelections.js';
+import { coercedVariables, fragmentsOf } from '../src/analysis/graphqlSelections.js';
 import { documentLimitsRule } from '../src/limits/documentLimits.js';
 import { supportedOperationsRule } from '../src/limits/supportedOperations.js';
 import { selectionPairs } from '../src/http/documentGate.js';

@@ -3,8 +3,8 @@
 // It is not part of the gateway's configuration: no deployment has a reason to set it.
 import { createGateway } from '../../src/gateway.js';
 import { importConfigModule, loadConfigOrExit } from '../../src/config/index.js';
-import { createLogger, lifecycleLogger } from '../../src/logger.js';
-import { stopOnSignals } from '../../src/stopOnSignals.js';
+import { createLogger, lifecycleLogger } from '../../src/common/logger.js';
+import { stopOnSignals } from '../../src/common/stopOnSignals.js';
 
 const modulePath = process.env['GATEWAY_CONFIG'];
 const config = loadConfigOrExit(process.env, { module: modulePath === undefined || modulePath === '' ? undefined : await importConfigModule(modulePath) });

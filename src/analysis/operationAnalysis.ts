@@ -17,7 +17,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
-import { isIncluded, typeConditionApplies } from '../graphqlSelections.js';
+import { isIncluded, typeConditionApplies } from './graphqlSelections.js';
 import type { CostModel } from './costModel.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import { coercedVariables, fragmentsOf } from '../graphqlSelections.js';
+import { coercedVariables, fragmentsOf } from './graphqlSelections.js';
 import { costModel, type CostModel } from './costModel.js';
 import { analyzeOperation, type CostDefaults, type OperationAnalysis } from './operationAnalysis.js';
 

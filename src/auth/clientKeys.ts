@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { KeySource } from '../config/index.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { loadOrCreateDevKey } from './devIssuer.js';
 
 /** The public keys that verify client tokens. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, print, type DocumentNode, type GraphQLSchema } from 'graphql';
-import { coercedVariables, fragmentsOf } from '../graphqlSelections.js';
+import { coercedVariables, fragmentsOf } from '../analysis/graphqlSelections.js';
 import type { OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -8,7 +8,7 @@ import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } 
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { ErrorCode, policyError, unresolvedOperation } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import type { AuthzContext } from './authzContext.js';
 import { checkOperation, type OperationCheck } from './checkOperation.js';
 import { compilePolicy, type CompiledPolicy, type Policy } from './compilePolicy.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import type { GatewayConfig } from '../config/index.js';
-import { lifecycleLogger, type Logger } from '../logger.js';
+import { lifecycleLogger, type Logger } from '../common/logger.js';
 
 /** More worker deaths than this within a minute stop the whole gateway (exit 1) instead of restarting forever. */
 const MAX_DEATHS_PER_MINUTE = 5;

@@ -2,7 +2,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError } from 'fastify';
 import { ErrorCode, errorBody } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 
 /**
  * A complete HTTP/1.1 error response as bytes, for a socket that has no Fastify reply to send it through: the body is

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import { ErrorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { rawErrorResponse } from './clientErrors.js';
 
 /**

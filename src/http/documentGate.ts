@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { GraphQLError, Kind, parse, visit, type SelectionSetNode } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ErrorCode, errorBody } from '../errors.js';
-import type { GraphQLHandler } from './graphqlHandler.js';
+import type { GraphQLHandler } from '../common/graphqlHandler.js';
 
 export interface DocumentGateOptions {
   /** Characters of one document (MAX_QUERY_LENGTH), or off. */

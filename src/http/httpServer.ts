@@ -7,10 +7,10 @@ import { authErrorResponse, clientTokenOf, type Authenticate, type ClientToken }
 import type { Principal } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import type { ConnectionsConfig } from '../config/index.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { createClientErrorHandler, type ClientErrorReason } from './clientErrors.js';
 import { limitConnectionsPerClient } from './connectionLimit.js';
-import type { GraphQLHandler } from './graphqlHandler.js';
+import type { GraphQLHandler } from '../common/graphqlHandler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
 
 export const GRAPHQL_PATH = '/graphql';

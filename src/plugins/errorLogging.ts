@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { isClientErrorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 
 /** Longest message kept in a log line: messages can quote the client's document (field and fragment names). */
 const MESSAGE_EXCERPT = 200;

@@ -7,12 +7,12 @@ import {
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GatewayConfig } from '../config/index.js';
 import type { GatewayContext } from '../context.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { errorCap } from './errorCap.js';
 import { errorLogging } from './errorLogging.js';
 import { metricsPlugin } from './metrics.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import { operationLimits } from './operationLimits.js';
+import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 

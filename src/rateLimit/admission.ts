@@ -1,4 +1,4 @@
-import type { GraphQLHandler } from '../http/graphqlHandler.js';
+import type { GraphQLHandler } from '../common/graphqlHandler.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import { rateLimitKey, type RateBudget } from './rateBudget.js';

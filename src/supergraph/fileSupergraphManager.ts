@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { SupergraphManager } from '@apollo/gateway';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { acknowledgeEnforcedSecurityFeatures } from './securityFeatures.js';
 
 /** What became of one change of the supergraph file. */

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 
 export interface Tracing {
   /** Sends what is buffered and stops exporting. */

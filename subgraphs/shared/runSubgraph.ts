@@ -1,7 +1,6 @@
 import { createRemoteJWKSet } from 'jose';
 import { z } from 'zod';
-import { createLogger, lifecycleLogger } from '../../src/logger.js';
-import { stopOnSignals } from '../../src/stopOnSignals.js';
+import { createLogger, lifecycleLogger, stopOnSignals } from '../../src/common/index.js';
 import type { Subgraph } from './subgraphServer.js';
 
 const environmentSchema = z.object({

@@ -5,7 +5,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { DocumentNode } from 'graphql';
-import { graphqlHandler } from '../../src/http/graphqlHandler.js';
+import { graphqlHandler } from '../../src/common/index.js';
 import { OperationCounter } from './operationCounter.js';
 import { gatewayTokenCheck, GatewayTokenError, type GatewayTrust } from './gatewayTrust.js';
 

@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceEndpointDefinition } from '@apollo/gateway';
 import nodeFetch, { type RequestInit } from 'node-fetch';
-import type { SubgraphTokens } from '../auth/subgraphTokens.js';
+import type { SubgraphTokens } from './subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { subgraphUrlKey } from '../config/index.js';

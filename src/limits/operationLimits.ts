@@ -3,7 +3,7 @@ import { unresolvedOperation } from '../errors.js';
 import type { LimitsConfig } from '../config/index.js';
 import type { GatewayContext } from '../context.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
-import { LimitCode, limitExceeded } from '../limits/limitExceeded.js';
+import { LimitCode, limitExceeded } from './limitExceeded.js';
 
 export interface OperationLimitsOptions {
   limits: LimitsConfig;

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import type { SubgraphTokenConfig } from '../config/index.js';
 import { SUBGRAPH_TOKEN_ALGORITHM, type GatewaySigningKey } from './gatewaySigningKey.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../auth/principal.js';
 
 export interface SubgraphTokens {
   /** A short-lived token for one subgraph (its name is the audience), carrying the caller's identity. */
