@@ -31,6 +31,7 @@ import { createDocumentStore } from './limits/documentStore.js';
 import { lifecycleLogger, type Logger } from './common/logger.js';
 import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
+import { supergraphFacts, type SupergraphFacts } from './supergraph/supergraphFacts.js';
 import { subgraphDataSources } from './upstream/subgraphDataSource.js';
 
 /** Parsed and validated documents kept, as Apollo Server's default; measured honestly (see createDocumentStore). */
@@ -143,20 +144,9 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         budget?.chargePlan(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp));
       },
     });
-    // The supergraph SDL each served schema came from: the cost directives live there, not in the API schema.
-    const supergraphs = new WeakMap<GraphQLSchema, string>();
-    apolloGateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
-      supergraphs.set(apiSchema, coreSupergraphSdl);
-      const names = new Set([...coreSupergraphSdl.matchAll(/@join__graph\(name: "([^"]+)"/g)].map((match) => subgraphUrlKey(match[1] ?? '')));
-      for (const key of Object.keys(config.subgraphUrls)) {
-        if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
-      }
-      // Known only now: the config is validated before any supergraph is read.
-      for (const key of Object.keys(config.subgraphAuth ?? {})) {
-        if (!names.has(key)) logger.warn({ variable: subgraphAuthVariable(key), setting: `subgraphAuth.${key}` }, 'this subgraph auth override names no subgraph of the supergraph: check its spelling');
-      }
-    });
-    const analyzer = createRequestAnalyzer({ supergraphOf: (schema) => supergraphs.get(schema), defaults: { listSize: config.limits.defaultListSize } });
+    // What each served schema's supergraph says (its cost directives, its subgraphs), read once when it loads.
+    const supergraphs = new WeakMap<GraphQLSchema, SupergraphFacts>();
+    const analyzer = createRequestAnalyzer({ costModelOf: (schema) => supergraphs.get(schema)?.costModel, defaults: { listSize: config.limits.defaultListSize } });
     const gateway = authorizedGateway(apolloGateway, {
       policy: config.policy,
       deniedQueryFields: config.deniedQueryFields,
@@ -179,6 +169,20 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
               for (const [name, value] of budget.headers(decision)) requestContext.response?.http?.headers.set(name, value);
             },
           }),
+    });
+    // One listener: each supergraph is read once, and everything that derives from it is prepared from that reading.
+    apolloGateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
+      const facts = supergraphFacts(apiSchema, coreSupergraphSdl);
+      supergraphs.set(apiSchema, facts);
+      gateway.prepare(facts);
+      const names = new Set(facts.subgraphNames.map(subgraphUrlKey));
+      for (const key of Object.keys(config.subgraphUrls)) {
+        if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
+      }
+      // Known only now: the config is validated before any supergraph is read.
+      for (const key of Object.keys(config.subgraphAuth ?? {})) {
+        if (!names.has(key)) logger.warn({ variable: subgraphAuthVariable(key), setting: `subgraphAuth.${key}` }, 'this subgraph auth override names no subgraph of the supergraph: check its spelling');
+      }
     });
     const apollo = new ApolloServer<GatewayContext>({
       gateway,

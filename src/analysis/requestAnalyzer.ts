@@ -1,6 +1,6 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { coercedVariables, fragmentsOf } from './graphqlSelections.js';
-import { costModel, type CostModel } from './costModel.js';
+import type { CostModel } from './costModel.js';
 import { analyzeOperation, type CostDefaults, type OperationAnalysis } from './operationAnalysis.js';
 
 /** The parts of a request its analysis depends on. */
@@ -23,20 +23,15 @@ export interface RequestAnalyzer {
   analyze(request: AnalyzedRequest): OperationAnalysis | undefined;
 }
 
+/** A schema without a cost model (no supergraph facts): defaults alone. */
+const NO_DIRECTIVES: CostModel = { fieldWeight: () => undefined, typeWeight: () => undefined, argumentWeight: () => undefined, listSize: () => undefined };
+
 export function createRequestAnalyzer(options: {
-  /** The supergraph SDL a served schema was built from (for @cost and @listSize). */
-  supergraphOf: (schema: GraphQLSchema) => string | undefined;
+  /** The cost directives (@cost, @listSize) of the supergraph a served schema was built from. */
+  costModelOf: (schema: GraphQLSchema) => CostModel | undefined;
   defaults: CostDefaults;
 }): RequestAnalyzer {
-  const models = new WeakMap<GraphQLSchema, CostModel>();
-  const modelFor = (schema: GraphQLSchema): CostModel => {
-    let model = models.get(schema);
-    if (model === undefined) {
-      model = costModel(options.supergraphOf(schema) ?? 'scalar _NoSupergraph');
-      models.set(schema, model);
-    }
-    return model;
-  };
+  const modelFor = (schema: GraphQLSchema): CostModel => options.costModelOf(schema) ?? NO_DIRECTIVES;
   const analyses = new WeakMap<object, { operation: OperationDefinitionNode; analysis: OperationAnalysis | undefined }>();
 
   return {

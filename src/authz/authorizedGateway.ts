@@ -13,7 +13,7 @@ import type { AuthzContext } from './authzContext.js';
 import { checkOperation, type OperationCheck } from './checkOperation.js';
 import { compilePolicy, type CompiledPolicy, type Policy } from './compilePolicy.js';
 import { entityFetcher } from './entityFetcher.js';
-import { fieldOwners } from './fieldOwners.js';
+import type { SupergraphFacts } from '../supergraph/supergraphFacts.js';
 import { createResultFilter, type ResultFilter } from './resultFilter.js';
 import { rewriteDocument } from './rewriteDocument.js';
 
@@ -53,17 +53,17 @@ interface SchemaState {
  * guarded fields become null with a FORBIDDEN error at their path. An operation with nothing denied or guarded runs
  * untouched.
  *
- * The per-schema state is built at every supergraph load. If it cannot be built, every operation on that schema is
- * refused: the policy fails closed.
+ * The per-schema state is built at every supergraph load, from the facts the gateway computed once for it (`prepare`).
+ * If it cannot be built, every operation on that schema is refused: the policy fails closed.
  */
-export function authorizedGateway(inner: GatewayInterface, options: AuthorizationOptions): GatewayInterface {
+export function authorizedGateway(inner: GatewayInterface, options: AuthorizationOptions): GatewayInterface & { prepare(facts: SupergraphFacts): void } {
   const { logger } = options;
   const states = new WeakMap<GraphQLSchema, SchemaState | Error>();
 
-  const build = (apiSchema: GraphQLSchema, supergraphSdl: string): void => {
+  const prepare = ({ apiSchema, document, owner }: SupergraphFacts): void => {
     try {
-      const policy = compilePolicy(apiSchema, supergraphSdl, options.policy);
-      states.set(apiSchema, { policy, filter: createResultFilter(apiSchema, policy), owner: fieldOwners(supergraphSdl) });
+      const policy = compilePolicy(apiSchema, document, options.policy);
+      states.set(apiSchema, { policy, filter: createResultFilter(apiSchema, policy), owner });
       for (const warning of policy.warnings) logger.warn({ warning }, 'access policy');
       const log = policy.uncovered.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
       log({ deniedByFallback: policy.uncovered.length, fields: policy.uncovered }, `${policy.uncovered.length} fields have no rule and fall back to deny`);
@@ -72,7 +72,6 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       logger.error({ err: error }, 'the access policy could not be applied to this supergraph: every operation is refused until it can');
     }
   };
-  inner.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => build(apiSchema, coreSupergraphSdl));
 
   const wrap = (execute: GatewayExecutor): GatewayExecutor => async (requestContext) => {
     const state = states.get(requestContext.schema);
@@ -139,6 +138,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
   };
 
   return {
+    prepare,
     async load(loadOptions) {
       const loaded = await inner.load(loadOptions);
       return { ...loaded, executor: loaded.executor === null ? null : wrap(loaded.executor) };

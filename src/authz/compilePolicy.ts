@@ -6,6 +6,7 @@ import {
   parse,
   valueFromASTUntyped,
   type DirectiveNode,
+  type DocumentNode,
   type GraphQLObjectType,
   type GraphQLSchema,
 } from 'graphql';
@@ -51,9 +52,10 @@ export interface CompiledPolicy {
  * apply to every field that returns that type (as Apollo Router and Cosmo read them); on an interface field, to that
  * field in every implementation.
  */
-export function compilePolicy(schema: GraphQLSchema, supergraphSdl: string, policy: Policy): CompiledPolicy {
+/** `supergraph`: its SDL, or the document parsed from it once per load (see SupergraphFacts). */
+export function compilePolicy(schema: GraphQLSchema, supergraph: string | DocumentNode, policy: Policy): CompiledPolicy {
   const warnings: string[] = [];
-  const directives = directiveRules(supergraphSdl, policy.policies, warnings);
+  const directives = directiveRules(typeof supergraph === 'string' ? parse(supergraph) : supergraph, policy.policies, warnings);
   const fields = new Map<string, FieldPolicy>();
   const uncovered: string[] = [];
   checkRuleTreeNamesExist(schema, policy.ruleTree, warnings);
@@ -142,7 +144,7 @@ interface DeclaredRule {
 
 /** The authorization directives of a supergraph, by `Type.field` and by type name. */
 function directiveRules(
-  supergraphSdl: string,
+  supergraph: DocumentNode,
   policies: Readonly<Record<string, ShieldRule>>,
   warnings: string[],
 ): { fields: Map<string, DeclaredRule[]>; types: Map<string, DeclaredRule[]> } {
@@ -152,7 +154,7 @@ function directiveRules(
     if (rules.length > 0) map.set(key, [...(map.get(key) ?? []), ...rules]);
   };
 
-  for (const definition of parse(supergraphSdl).definitions) {
+  for (const definition of supergraph.definitions) {
     if (!('name' in definition) || definition.name === undefined || !('directives' in definition)) continue;
     const typeName = definition.name.value;
     add(types, typeName, rulesOf(definition.directives ?? [], policies, warnings));
