@@ -201,6 +201,13 @@ describe('a config module with the environment over it', () => {
     expect(problemsOf({}, module)).toContain(problem);
   });
 
+  it('lists a bad module value together with the problems of the settings around it', () => {
+    expect(problemsOf({ NODE_ENV: 'production', JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' }, { limits: { maxDepth: 0 }, introspection: true })).toEqual([
+      'config limits.maxDepth must be at least 1',
+      'config introspection must be off in production: it hands attackers the whole schema',
+    ]);
+  });
+
   it('loads a TypeScript config module, the demo\'s, with its policy', async () => {
     const module = await importConfigModule('gateway.config.ts');
     const config = loadConfig({}, { module });

@@ -87,18 +87,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (nodeEnv === 'test' && !testMode) problems.push('NODE_ENV=test is reserved for the test harness: use development or production');
 
   const merged = deepMerge(options.module ?? {}, overlay);
-  const parsed = configSchema.safeParse(merged);
+  let parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map(String).join('.');
       // A variable's own value was checked where it was read; what is left belongs to the module.
       if (variables.has(path)) continue;
-      problems.push(`${nameOf(path, variables)} ${issue.message}`);
+      problems.push(`${nameOf(path, variables, options.module)} ${issue.message}`);
     }
-    throw new ConfigError(problems);
+    // Every problem at once: without the values already refused (their defaults apply), the checks that weigh
+    // several settings together still run.
+    for (const issue of parsed.error.issues) deletePath(merged, issue.path.map(String));
+    parsed = configSchema.safeParse(merged);
+    if (!parsed.success) throw new ConfigError(problems);
   }
   const values = parsed.data;
-  const name = (path: string) => nameOf(path, variables);
+  const name = (path: string) => nameOf(path, variables, options.module);
   const mode = values.mode;
 
   const auth = authConfig(values, name, problems);
@@ -179,10 +183,15 @@ function authConfig(values: ParsedConfig, name: (path: string) => string, proble
   return { ...rest, keySource, issuer: issuer ?? DEV_ISSUER, audience: audience ?? [DEV_AUDIENCE], algorithms: dev ? ['ES256'] : rest.algorithms };
 }
 
-/** The environment variable that set a path, or the module's field when none did; unset fields are named by their variable. */
-function nameOf(path: string, variables: ReadonlyMap<string, string>): string {
+/**
+ * How a problem names a setting: by the environment variable that set it, else by its path in the module when the
+ * module set it, else by the variable most people would set.
+ */
+function nameOf(path: string, variables: ReadonlyMap<string, string>, module: unknown): string {
   const variable = variables.get(path) ?? [...variables].find(([set]) => path.startsWith(`${set}.`))?.[1];
-  return variable ?? DEFAULT_NAMES[path] ?? `config ${path}`;
+  if (variable !== undefined) return variable;
+  const inModule = path.split('.').reduce<unknown>((node, key) => (isPlainObject(node) ? node[key] : undefined), module) !== undefined;
+  return inModule ? `config ${path}` : (DEFAULT_NAMES[path] ?? `config ${path}`);
 }
 
 /** How problems name a setting that neither the module nor the environment set: by the variable most people use. */
@@ -191,6 +200,16 @@ const DEFAULT_NAMES: Readonly<Record<string, string>> = {
   csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL',
   forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };
+
+function deletePath(target: Record<string, unknown>, path: readonly string[]): void {
+  let node: unknown = target;
+  for (const key of path.slice(0, -1)) {
+    if (!isPlainObject(node)) return;
+    node = node[key];
+  }
+  const last = path[path.length - 1];
+  if (isPlainObject(node) && last !== undefined) delete node[last];
+}
 
 /** The module's settings with the environment's over them: objects merge key by key, anything else is replaced. */
 function deepMerge(base: unknown, over: Record<string, unknown>): Record<string, unknown> {
