@@ -1,16 +1,21 @@
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildSchema, execute, GraphQLError, parse, type GraphQLResolveInfo } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, and, chain, deny, not, or, race, rule, shield } from 'graphql-shield';
-import { describe, expect, it } from 'vitest';
-import { apiSchemaOf } from '../src/authz/accessMatrix.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessMatrix, apiSchemaOf, callerClasses } from '../src/authz/accessMatrix.js';
 import type { AuthzContext } from '../src/authz/authzContext.js';
 import { compilePolicy } from '../src/authz/compilePolicy.js';
 import { evaluateRule, NO_PARENT, type ShieldRule } from '../src/authz/ruleEvaluation.js';
 import type { Principal } from '../src/auth/principal.js';
 import demoConfig, { policies, ruleTree } from '../gateway.config.js';
 import { loadConfig } from '../src/config/index.js';
-import { hasRole, ownedBy } from '../src/authz/rules.js';
+import { hasRole, hasScopes, ownedBy } from '../src/authz/rules.js';
+import { composeSupergraph } from '../src/topology/composeSupergraph.js';
+import { gateway } from './cli.js';
 
 // The demo's policy as the gateway applies it (graphql-shield's options defaulted by the config).
 const shieldOptions = loadConfig({}, { module: demoConfig }).policy.options;
@@ -167,3 +172,92 @@ describe('compiling the policy against a supergraph', () => {
 function readFileSyncText(url: URL): string {
   return readFileSync(url, 'utf8');
 }
+
+describe('the caller classes of the access matrix, read from the policy', () => {
+  const ROOT = new URL('..', import.meta.url).pathname;
+  let library: string;
+
+  beforeAll(async () => {
+    // The library graph as its team has it (see secondGraph.test.ts), composed by `gateway compose`.
+    library = await mkdtemp(join(tmpdir(), 'library-permissions-'));
+    await cp(join(ROOT, 'test/fixtures/library'), library, { recursive: true });
+    for (const shared of ['dist', 'node_modules']) await symlink(join(ROOT, shared), join(library, shared));
+    expect(await gateway(['compose'], { cwd: library })).toMatchObject({ code: 0 });
+  });
+
+  afterAll(async () => {
+    await rm(library, { recursive: true, force: true });
+  });
+
+  /** `gateway permissions` output as rows of cells by column header, and the caller legend as its lines. */
+  function readMatrix(stdout: string): { header: string[]; row(field: string): Record<string, string>; legend: string[] } {
+    const [table = '', legend = ''] = stdout.split('\n\nCallers:\n');
+    const [headerLine = '', , ...lines] = table.split('\n');
+    const header = headerLine.split(/ {2,}/);
+    return {
+      header,
+      row(field) {
+        const cells = lines.map((line) => line.split(/ {2,}/)).find(([name]) => name === field);
+        expect(cells, `no row for ${field}`).toBeDefined();
+        return Object.fromEntries(header.map((title, column) => [title, cells?.[column] ?? '']));
+      },
+      legend: legend.split('\n\n')[0]?.split('\n') ?? [],
+    };
+  }
+
+  it('shows the demo: anonymous, a plain user and the admin role its policy names (its supergraph requires no scope)', async () => {
+    const printed = await gateway(['permissions']);
+    expect(printed.code).toBe(0);
+    const matrix = readMatrix(printed.stdout);
+    expect(matrix.header).toEqual(['field', 'anonymous', 'user', 'role:admin', 'decided by']);
+    expect(matrix.legend).toEqual(['  anonymous   no token', '  user        signed in, with no roles or scopes', '  role:admin  signed in, with role admin and nothing else']);
+    expect(matrix.row('User.email')).toMatchObject({ anonymous: 'owner', user: 'owner', 'role:admin': 'allow' });
+    expect(matrix.row('Mutation.createProduct')).toMatchObject({ anonymous: 'deny', user: 'deny', 'role:admin': 'allow' });
+    expect(printed.stdout).toMatch(/\n\nallow: always; deny: never; owner: .*\n$/);
+  });
+
+  it('shows the library graph\'s own librarian role, who may read every Loan.note a plain user may read only as its owner', async () => {
+    const printed = await gateway(['permissions', '--config', 'gateway.config.mjs'], { cwd: library });
+    expect(printed).toMatchObject({ code: 0, stderr: '' });
+    const matrix = readMatrix(printed.stdout);
+    expect(matrix.header).toEqual(['field', 'anonymous', 'user', 'role:librarian', 'decided by']);
+    expect(matrix.row('Loan.note')).toEqual({ field: 'Loan.note', anonymous: 'owner', user: 'owner', 'role:librarian': 'allow', 'decided by': 'rule tree' });
+    expect(matrix.row('Query.loans')).toMatchObject({ anonymous: 'deny', user: 'allow', 'role:librarian': 'allow' });
+    expect(matrix.legend).toContain('  role:librarian  signed in, with role librarian and nothing else');
+  });
+
+  it('finds roles and scope sets however deep the policy nests them: and/or/not/chain/race, named policies, the fallback', () => {
+    const policy = {
+      ruleTree: {
+        Query: { a: and(or(hasRole('editor'), not(hasScopes(['write', 'read']))), chain(race(hasRole('auditor'), deny))), b: isSelf },
+        User: hasRole('support'),
+      },
+      policies: { staff: or(hasRole('staff'), hasRole('editor')) },
+      options: { ...shieldOptions, fallbackRule: hasScopes(['fallback']) },
+    };
+    const sdl = 'type Query { a: Int @requiresScopes(scopes: [["read", "write"], ["audit"]]) b: Int @requiresScopes(scopes: [[]]) }';
+    expect(callerClasses(policy, sdl)).toEqual([
+      { name: 'anonymous', principal: { kind: 'anonymous' } },
+      { name: 'user', principal: { kind: 'user', subject: 'someone', roles: [], scopes: [] } },
+      ...['auditor', 'editor', 'staff', 'support'].map((role) => ({ name: `role:${role}`, principal: { kind: 'user', subject: 'someone', roles: [role], scopes: [] } })),
+      // One class per set, whichever order it was written in and wherever it came from; the empty set is `user`.
+      { name: 'scope:audit', principal: { kind: 'user', subject: 'someone', roles: [], scopes: ['audit'] } },
+      { name: 'scope:fallback', principal: { kind: 'user', subject: 'someone', roles: [], scopes: ['fallback'] } },
+      { name: 'scope:read+write', principal: { kind: 'user', subject: 'someone', roles: [], scopes: ['read', 'write'] } },
+    ]);
+  });
+
+  it('merges the scopes the supergraph requires with those the policy names, one class per scope set', async () => {
+    const composed = await composeSupergraph([{ name: 'shipping', url: new URL('http://shipping:4005/graphql'), schemaFile: join(ROOT, 'test/fixtures/shipping/shipping.graphql') }]);
+    if (!composed.ok) throw new Error(composed.errors.join('\n'));
+    const matrix = await accessMatrix(composed.supergraphSdl, {
+      ruleTree: { Product: { upc: allow, carbonFootprint: hasScopes(['quotes:read']) } },
+      policies: { public: allow },
+      options: shieldOptions,
+    });
+    expect(matrix.callers.map((caller) => caller.name)).toEqual(['anonymous', 'user', 'scope:quotes:admin', 'scope:quotes:read']);
+    const access = (field: string) => matrix.rows.find((row) => row.field === field)?.access;
+    expect(access('Query.shippingQuote')).toEqual(['deny', 'deny', 'allow', 'allow']);
+    expect(access('Product.carbonFootprint')).toEqual(['deny', 'deny', 'deny', 'allow']);
+  });
+});

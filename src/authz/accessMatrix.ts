@@ -4,14 +4,21 @@ import type { Principal } from '../auth/principal.js';
 import { acknowledgeEnforcedSecurityFeatures } from '../supergraph/securityFeatures.js';
 import type { AuthzContext } from './authzContext.js';
 import { compilePolicy, type Policy } from './compilePolicy.js';
-import { evaluateRule, NO_PARENT } from './ruleEvaluation.js';
+import { evaluateRule, isShieldRule, NO_PARENT, type ShieldRule } from './ruleEvaluation.js';
 
 /** What a caller class gets on a field: `allow`, `deny`, `owner` (decided on the object: ownership), `lookup` (decided on data the rule fetches). */
 export type Access = 'allow' | 'deny' | 'owner' | 'lookup';
 
+/** A class of caller the matrix has a column for, and the principal that stands for it. */
+export interface CallerClass {
+  /** `anonymous`, `user`, `role:<role>`, or `scope:<scope>` (`scope:<a>+<b>` for a set). */
+  name: string;
+  principal: Principal;
+}
+
 export interface AccessMatrix {
-  /** The caller classes, in column order: anonymous, user, admin, then one per scope the supergraph requires. */
-  callers: readonly string[];
+  /** The caller classes, in column order (see `callerClasses`). */
+  callers: readonly CallerClass[];
   rows: readonly { field: string; access: readonly Access[]; sources: readonly string[] }[];
   /** Fields only the fallback rule covers. */
   uncovered: readonly string[];
@@ -29,13 +36,7 @@ export function apiSchemaOf(supergraphSdl: string): GraphQLSchema {
 export async function accessMatrix(supergraphSdl: string, policy: Policy): Promise<AccessMatrix> {
   const schema = apiSchemaOf(supergraphSdl);
   const compiled = compilePolicy(schema, supergraphSdl, policy);
-  const scopes = requiredScopes(supergraphSdl);
-  const callers: [string, Principal][] = [
-    ['anonymous', { kind: 'anonymous' }],
-    ['user', { kind: 'user', subject: 'someone', roles: [], scopes: [] }],
-    ['admin', { kind: 'user', subject: 'someone', roles: ['admin'], scopes: [] }],
-    ...scopes.map((scope): [string, Principal] => [`scope:${scope}`, { kind: 'user', subject: 'someone', roles: [], scopes: [scope] }]),
-  ];
+  const callers = callerClasses(policy, supergraphSdl);
 
   const rows = [];
   const types = Object.values(schema.getTypeMap()).filter(isObjectType).filter((type) => !isIntrospectionType(type)).sort((a, b) => a.name.localeCompare(b.name));
@@ -43,7 +44,7 @@ export async function accessMatrix(supergraphSdl: string, policy: Policy): Promi
     for (const field of Object.values(type.getFields())) {
       const fieldPolicy = compiled.field(type, field.name);
       const access: Access[] = [];
-      for (const [, principal] of callers) {
+      for (const { principal } of callers) {
         let lookup = false;
         const context: AuthzContext = {
           principal,
@@ -63,7 +64,7 @@ export async function accessMatrix(supergraphSdl: string, policy: Policy): Promi
       rows.push({ field: `${type.name}.${field.name}`, access, sources: fieldPolicy.sources });
     }
   }
-  return { callers: callers.map(([name]) => name), rows, uncovered: compiled.uncovered, warnings: compiled.warnings };
+  return { callers, rows, uncovered: compiled.uncovered, warnings: compiled.warnings };
 }
 
 /** Stand-in argument values, so that a rule that looks data up by an argument gets as far as the look-up. */
@@ -76,25 +77,95 @@ function placeholderArguments(args: readonly GraphQLArgument[]): Record<string, 
   return values;
 }
 
-/** Every scope any @requiresScopes in the supergraph names. */
-function requiredScopes(supergraphSdl: string): string[] {
-  const scopes = new Set<string>();
+/**
+ * The classes of caller whose access can differ under this policy, in column order: anonymous, a signed-in user with no
+ * roles or scopes, one per role the policy's rules name (`hasRole:<role>`), and one per set of scopes its rules
+ * (`hasScopes:<scopes>`) or the supergraph's @requiresScopes name, each class holding that role or set alone. A custom
+ * rule that reads roles or scopes under another name has no column of its own (issue 10).
+ */
+export function callerClasses(policy: Policy, supergraphSdl: string): CallerClass[] {
+  const roles = new Set<string>();
+  const scopeSets = new Map<string, string[]>();
+  const addScopes = (scopes: readonly string[]) => {
+    const set = [...new Set(scopes)].sort();
+    // An empty set is what any signed-in user holds: the `user` class.
+    if (set.length > 0) scopeSets.set(set.join('+'), set);
+  };
+  for (const name of leafRuleNames(policy)) {
+    if (name.startsWith('hasRole:')) roles.add(name.slice('hasRole:'.length));
+    else if (name.startsWith('hasScopes:')) addScopes(name.slice('hasScopes:'.length).split(' ').filter(Boolean));
+  }
+  for (const set of requiredScopeSets(supergraphSdl)) addScopes(set);
+
+  const signedIn = (name: string, roles: readonly string[], scopes: readonly string[]): CallerClass => ({ name, principal: { kind: 'user', subject: 'someone', roles, scopes } });
+  return [
+    { name: 'anonymous', principal: { kind: 'anonymous' } },
+    signedIn('user', [], []),
+    ...[...roles].sort().map((role) => signedIn(`role:${role}`, [role], [])),
+    ...[...scopeSets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, set]) => signedIn(`scope:${key}`, [], set)),
+  ];
+}
+
+/**
+ * The names of the policy's leaf rules: in its rule tree, its named policies and its fallback rule, through and/or/not/
+ * chain/race (their `getRules()`, as `parentFragments` walks them). Each rule once, however often the policy reuses it.
+ */
+function leafRuleNames(policy: Policy): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<ShieldRule>();
+  const walk = (shieldRule: ShieldRule): void => {
+    if (seen.has(shieldRule)) return;
+    seen.add(shieldRule);
+    if ('getRules' in shieldRule) shieldRule.getRules().forEach(walk);
+    else names.add(shieldRule.name);
+  };
+  // The tree as graphql-shield reads it: a rule for everything, or per type a rule or a map of field rules.
+  const tree = policy.ruleTree;
+  if (isShieldRule(tree)) walk(tree);
+  else {
+    for (const forType of Object.values(tree)) {
+      if (isShieldRule(forType)) walk(forType);
+      else for (const forField of Object.values(forType)) walk(forField);
+    }
+  }
+  Object.values(policy.policies).forEach(walk);
+  walk(policy.options.fallbackRule);
+  return names;
+}
+
+/** Every set of scopes an @requiresScopes in the supergraph names (each inner list of its `scopes`: all of them are needed). */
+function requiredScopeSets(supergraphSdl: string): string[][] {
+  const sets: string[][] = [];
   visit(parse(supergraphSdl), {
     Directive(node) {
       if (node.name.value !== 'requiresScopes') return;
       const value = node.arguments?.find((argument) => argument.name.value === 'scopes')?.value;
       const nested = value === undefined ? [] : valueFromASTUntyped(value);
-      if (Array.isArray(nested)) for (const inner of nested) if (Array.isArray(inner)) for (const scope of inner) scopes.add(String(scope));
+      if (Array.isArray(nested)) for (const inner of nested) if (Array.isArray(inner)) sets.push(inner.map(String));
     },
   });
-  return [...scopes].sort();
+  return sets;
 }
 
-/** The matrix as a plain-text table. */
+/**
+ * The matrix as a plain-text table, one column per caller class headed by its name, then what each class stands for:
+ * with a column per role and scope set, a header alone would not say that `role:admin` holds no other role.
+ */
 export function formatAccessMatrix(matrix: AccessMatrix): string {
-  const header = ['field', ...matrix.callers, 'decided by'];
+  const header = ['field', ...matrix.callers.map((caller) => caller.name), 'decided by'];
   const lines = matrix.rows.map((row) => [row.field, ...row.access, row.sources.join(' + ')]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] ?? '').length)));
   const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
-  return [format(header), format(widths.map((width) => '-'.repeat(width))), ...lines.map(format)].join('\n');
+  const nameWidth = Math.max(...matrix.callers.map((caller) => caller.name.length));
+  const legend = matrix.callers.map((caller) => `  ${caller.name.padEnd(nameWidth)}  ${describePrincipal(caller.principal)}`);
+  return [format(header), format(widths.map((width) => '-'.repeat(width))), ...lines.map(format), '', 'Callers:', ...legend].join('\n');
+}
+
+function describePrincipal(principal: Principal): string {
+  if (principal.kind === 'anonymous') return 'no token';
+  const held = [
+    ...(principal.roles.length === 0 ? [] : [`${principal.roles.length === 1 ? 'role' : 'roles'} ${principal.roles.join(', ')}`]),
+    ...(principal.scopes.length === 0 ? [] : [`${principal.scopes.length === 1 ? 'scope' : 'scopes'} ${principal.scopes.join(', ')}`]),
+  ];
+  return held.length === 0 ? 'signed in, with no roles or scopes' : `signed in, with ${held.join(' and ')} and nothing else`;
 }

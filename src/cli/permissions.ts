@@ -8,8 +8,9 @@ import type { Command } from './io.js';
 
 /**
  * `gateway permissions [--check] [--supergraph <file>] [--config <module>]`: the access matrix of every field by caller
- * class, under the config module's policy. With --check, fails listing the fields no rule covers (they fall back to
- * deny).
+ * class, under the config module's policy: anonymous, a plain user, and each role and scope set the policy or the
+ * supergraph names (see `callerClasses`), with a legend of what each class holds. With --check, prints no matrix and
+ * fails listing the fields no rule covers (they fall back to deny).
  */
 export const permissionsCommand: Command = async (args, io) => {
   const { values } = parseArgs({
