@@ -13,6 +13,7 @@ import { interpolate } from '../src/topology/launcher.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+const hasDockerCompose = () => (process.env['PATH'] ?? '').split(':').some((dir) => existsSync(join(dir, 'docker-compose')));
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const run = promisify(execFile);
 
@@ -70,6 +71,19 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
       expect(existsSync(join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${entry} from source`).toBe(true);
     }
     for (const subgraph of topology.subgraphs) expect(existsSync(subgraph.schemaFile), subgraph.schemaFile).toBe(true);
+  });
+
+  // Debian's docker-compose validates the file against the compose schema offline; .ci/run installs it, and a machine
+  // without it skips this one check (npm test stays one command on a fresh machine).
+  it.skipIf(!hasDockerCompose())('is valid by the compose schema (docker-compose config -q)', async () => {
+    await expect(run('docker-compose', ['config', '-q'], { cwd: ROOT })).resolves.toMatchObject({ stderr: '' });
+    const broken = await mkdtemp(join(tmpdir(), 'compose-invalid-'));
+    try {
+      await writeFile(join(broken, 'docker-compose.yml'), (await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).replace('restart: unless-stopped', 'restart: [sometimes]'));
+      await expect(run('docker-compose', ['config', '-q'], { cwd: broken })).rejects.toMatchObject({ code: 1 });
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
   });
 
   it('composes to exactly the committed supergraph', async () => {
