@@ -93,8 +93,11 @@ export function createFormatError(options: {
 const MAX_MESSAGE_LENGTH = 500;
 
 function boundedMessage(formatted: GraphQLFormattedError): GraphQLFormattedError {
-  if (formatted.message.length <= MAX_MESSAGE_LENGTH) return formatted;
-  return { ...formatted, message: `${formatted.message.slice(0, MAX_MESSAGE_LENGTH)}…` };
+  const message: unknown = formatted.message;
+  if (typeof message !== 'string') return { ...formatted, message: 'Internal server error' };
+  if (message.length <= MAX_MESSAGE_LENGTH) return formatted;
+  // By code points: a cut through a surrogate pair would leave a string that is not well-formed.
+  return { ...formatted, message: `${Array.from(message).slice(0, MAX_MESSAGE_LENGTH).join('')}…` };
 }
 
 /**

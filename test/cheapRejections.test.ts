@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { allow, deny } from 'graphql-shield';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL, startStack, SUBGRAPH_NAMES, type GraphQLResponse, type Stack } from './harness.js';
 
@@ -174,6 +176,18 @@ describe('the access policy\'s own errors reach the caller with their code', () 
     stack = await startStack();
   });
   afterAll(() => stack.stop());
+
+  it('keeps the code of a fallback error the policy chose, on a query as on a mutation', async () => {
+    const policyStack = await startStack({
+      policy: { ruleTree: { Query: { topProducts: deny, me: allow }, User: { id: allow } }, options: { fallbackError: new GraphQLError('Nothing here', { extensions: { code: 'NOT_FOUND' } }) } },
+    });
+    try {
+      const response = await policyStack.query('{ topProducts { name } }');
+      expect(response.body).toEqual({ data: { topProducts: null }, errors: [{ message: 'Nothing here', locations: [{ line: 1, column: 3 }], path: ['topProducts'], extensions: { code: 'NOT_FOUND' } }] });
+    } finally {
+      await policyStack.stop();
+    }
+  });
 
   it('answers deleteReview of a review that does not exist with NOT_FOUND, before the mutation runs', async () => {
     const response = await stack.query('mutation { deleteReview(id: "9999") }', { headers: await stack.as({ subject: '1' }) });

@@ -119,7 +119,9 @@ function asAuthError(error: unknown): AuthError {
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
       case 'nbf':
-        return new AuthError('invalid_token', 'The token is not valid yet', { cause: error });
+        // `check_failed`: later than now beyond the tolerance; anything else: not a number.
+        if (error.reason === 'check_failed') return new AuthError('invalid_token', 'The token is not valid yet', { cause: error });
+        return new AuthError('invalid_token', 'The token\'s nbf claim is invalid', { cause: error });
       case 'iat':
         // `check_failed` is jose's reason for an `iat` later than now beyond the tolerance; `invalid` a non-number.
         if (error.reason === 'check_failed') return new AuthError('invalid_token', 'The token was issued in the future', { cause: error });

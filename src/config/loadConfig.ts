@@ -1,7 +1,7 @@
 import { deny } from 'graphql-shield';
 import { GraphQLError } from 'graphql';
 import type { Policy } from '../authz/compilePolicy.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, policyError } from '../errors.js';
 import { isPlainObject, readEnvironment } from './environment.js';
 import { configSchema, type ClientTokenAlgorithm, type GatewayConfigInput, type KeySource, type ParsedConfig, type PolicyInput } from './schema.js';
 
@@ -71,7 +71,8 @@ function resolvePolicy(input: PolicyInput | undefined): Policy {
     options: {
       fallbackRule: input?.options?.fallbackRule ?? deny,
       allowExternalErrors: input?.options?.allowExternalErrors ?? false,
-      fallbackError: input?.options?.fallbackError ?? new GraphQLError('Not authorised', { extensions: { code: ErrorCode.Forbidden } }),
+      // The policy's own words, whatever their code: they reach the caller as written (see policyError).
+      fallbackError: policyError(input?.options?.fallbackError ?? new GraphQLError('Not authorised', { extensions: { code: ErrorCode.Forbidden } })),
     },
   };
 }

@@ -1,0 +1,369 @@
+import { readFileSync } from 'node:fs';
+import {
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  parse,
+  print,
+  validate,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
+import { allow, and, rule, type IRules } from 'graphql-shield';
+import { describe, expect, it } from 'vitest';
+import { costModel } from '../src/analysis/costModel.js';
+import { coercedVariables, fragmentsOf } from '../src/analysis/graphqlSelections.js';
+import { analyzeOperation } from '../src/analysis/operationAnalysis.js';
+import type { Principal } from '../src/auth/principal.js';
+import { apiSchemaOf } from '../src/authz/accessMatrix.js';
+import type { AuthzContext } from '../src/authz/authzContext.js';
+import { checkOperation, type OperationCheck } from '../src/authz/checkOperation.js';
+import { compilePolicy, type CompiledPolicy } from '../src/authz/compilePolicy.js';
+import { rewriteDocument } from '../src/authz/rewriteDocument.js';
+import { ownedBy } from '../src/authz/rules.js';
+import type { ShieldRule } from '../src/authz/ruleEvaluation.js';
+import { loadConfig } from '../src/config/index.js';
+import demoConfig from '../gateway.config.js';
+import { COMMITTED_SUPERGRAPH } from './harness.js';
+
+// The check before execution and the rewrite it drives, in process: the demo's supergraph and policy, no gateway and
+// no subgraph. What a client then gets (nulls and FORBIDDEN errors at paths) is tested through HTTP in
+// authorization.test.ts.
+
+const supergraph = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
+const schema = apiSchemaOf(supergraph);
+const model = costModel(supergraph);
+const demoPolicy = compilePolicy(schema, supergraph, loadConfig({}, { module: demoConfig }).policy);
+
+const anonymous: Principal = { kind: 'anonymous' };
+const user = (subject: string, roles: string[] = []): Principal => ({ kind: 'user', subject, roles, scopes: [] });
+const admin = user('9', ['admin']);
+/** Review id → author id, for the demo's `deleteReview` rule, which looks the review's author up. */
+const REVIEWS: Record<string, string> = { r1: 'u1' };
+
+function authzContext(principal: Principal): AuthzContext & { lookups: string[]; ruleErrors: unknown[] } {
+  const lookups: string[] = [];
+  const ruleErrors: unknown[] = [];
+  return {
+    principal,
+    requestId: 'unit',
+    fetchEntity: async ({ typename, key }) => {
+      lookups.push(`${typename}:${String(key['id'])}`);
+      const author = REVIEWS[String(key['id'])];
+      return author === undefined ? null : { author: { id: author } };
+    },
+    _shield: { cache: {} },
+    onRuleError: (error) => ruleErrors.push(error),
+    lookups,
+    ruleErrors,
+  };
+}
+
+/** Parses, validates against the demo schema (so that no case tests an invalid document), analyses and checks. */
+async function check(query: string, principal: Principal, policy: CompiledPolicy = demoPolicy, variables: Record<string, unknown> = {}) {
+  const document = parse(query);
+  expect(validate(schema, document)).toEqual([]);
+  const operation = getOperationAST(document);
+  if (!operation) throw new Error('no operation');
+  const fragments = fragmentsOf(document);
+  const coerced = coercedVariables(schema, operation, variables);
+  if (coerced === undefined) throw new Error('variables do not coerce');
+  const analysis = analyzeOperation({ schema, operation, fragments, variables: coerced, model, defaults: { listSize: 10 } });
+  const context = authzContext(principal);
+  const result = await checkOperation({ schema, analysis, fragments, variables: coerced, policy, context });
+  return { document, result, context };
+}
+
+/**
+ * A name for every field node and selection set of a document, by where it is written: `query.user.email`,
+ * `query.user` (the user field's selection set, named apart from the field), `fragment P.costPrice`, `query.user...on User`
+ * (an inline fragment's).
+ */
+function labels(document: DocumentNode): { of: Map<object, string>; field(label: string): FieldNode; set(label: string): SelectionSetNode } {
+  const of = new Map<object, string>();
+  // Fields and selection sets are named apart: `query.user` is both the field and the set it selects.
+  const fields = new Map<string, FieldNode>();
+  const sets = new Map<string, SelectionSetNode>();
+  // A response key written twice (execution merges them) is told apart by a number: `query.product#2`.
+  const name = <T extends object>(byLabel: Map<string, T>, node: T, written: string): string => {
+    let label = written;
+    for (let n = 2; byLabel.has(label); n += 1) label = `${written}#${n}`;
+    of.set(node, label);
+    byLabel.set(label, node);
+    return label;
+  };
+  const walk = (selectionSet: SelectionSetNode, written: string): void => {
+    const at = name(sets, selectionSet, written);
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const label = name(fields, selection, `${at}.${selection.alias?.value ?? selection.name.value}`);
+        if (selection.selectionSet) walk(selection.selectionSet, label);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        walk(selection.selectionSet, `${at}...on ${selection.typeCondition?.name.value ?? '*'}`);
+      }
+    }
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION) walk(definition.selectionSet, definition.operation);
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) walk(definition.selectionSet, `fragment ${definition.name.value}`);
+  }
+  const lookup = <T>(byLabel: Map<string, T>, label: string): T => {
+    const node = byLabel.get(label);
+    if (node === undefined) throw new Error(`no node labelled ${label}; known: ${[...byLabel.keys()].join(', ')}`);
+    return node;
+  };
+  return { of, field: (label) => lookup(fields, label), set: (label) => lookup(sets, label) };
+}
+
+/** A check as plain data, by label: what a table of cases can compare with `toEqual`. */
+function summary(document: DocumentNode, result: OperationCheck) {
+  const { of } = labels(document);
+  const label = (node: object) => of.get(node) ?? '(a node not in the document)';
+  return {
+    denied: Object.fromEntries([...result.denied].map(([node, error]) => [label(node), `${String(error.extensions['code'])}: ${error.message}`])),
+    guarded: [...result.guarded].map(label),
+    parentFields: Object.fromEntries([...result.parentFields].map(([set, fields]) => [label(set), [...fields]])),
+    abstractSelections: [...result.abstractSelections].map(label),
+  };
+}
+
+const FORBIDDEN = 'FORBIDDEN: Not authorised';
+const nothing = { denied: {}, guarded: [], parentFields: {}, abstractSelections: [] };
+
+describe('checkOperation with the demo policy', () => {
+  const ME_AND_EMAIL = '{ me { id } user(id: "1") { name email } }';
+
+  it('denies `me` to an anonymous caller (@authenticated) and guards `email` (an ownership rule), asking for the user\'s id', async () => {
+    const { document, result } = await check(ME_AND_EMAIL, anonymous);
+    const nodes = labels(document);
+    expect([...result.denied.keys()]).toEqual([nodes.field('query.me')]);
+    expect(result.denied.get(nodes.field('query.me'))?.extensions['code']).toBe('FORBIDDEN');
+    expect([...result.guarded]).toEqual([nodes.field('query.user.email')]);
+    expect([...result.parentFields]).toEqual([[nodes.set('query.user'), new Set(['id'])]]);
+    expect(result.abstractSelections.size).toBe(0);
+  });
+
+  it.each<[string, Principal, string, ReturnType<typeof summary>]>([
+    ['anonymous: me denied, email guarded', anonymous, ME_AND_EMAIL, { ...nothing, denied: { 'query.me': FORBIDDEN }, guarded: ['query.user.email'], parentFields: { 'query.user': ['id'] } }],
+    ['a user: me allowed, email still guarded (whose it is shows only in the data)', user('1'), ME_AND_EMAIL, { ...nothing, guarded: ['query.user.email'], parentFields: { 'query.user': ['id'] } }],
+    ['an admin: everything decided at once', admin, ME_AND_EMAIL, nothing],
+    [
+      'anonymous: costPrice (@policy admin) denied, and a guarded field deep in a list',
+      anonymous,
+      '{ topProducts { name costPrice reviews { author { username birthday } } } }',
+      { ...nothing, denied: { 'query.topProducts.costPrice': FORBIDDEN }, guarded: ['query.topProducts.reviews.author.birthday'], parentFields: { 'query.topProducts.reviews.author': ['id'] } },
+    ],
+    [
+      'a field skipped with @skip is not checked',
+      anonymous,
+      '{ me @skip(if: true) { id } user(id: "1") { name } }',
+      nothing,
+    ],
+    [
+      'a guarded field in an inline fragment gets its parent fields in the inline fragment',
+      anonymous,
+      '{ user(id: "1") { name ... on User { email } } }',
+      { ...nothing, guarded: ['query.user...on User.email'], parentFields: { 'query.user...on User': ['id'] } },
+    ],
+    [
+      'guarded fields in a named fragment get their parent fields in the fragment, once',
+      user('1'),
+      'query ($id: ID! = "1") { user(id: $id) { ...Private } } fragment Private on User { email birthday }',
+      { ...nothing, guarded: ['fragment Private.email', 'fragment Private.birthday'], parentFields: { 'fragment Private': ['id'] } },
+    ],
+    [
+      'me written twice under one response key: one field, both nodes denied',
+      anonymous,
+      '{ me { id } me { name } }',
+      { ...nothing, denied: { 'query.me': FORBIDDEN, 'query.me#2': FORBIDDEN } },
+    ],
+    [
+      'two aliases of me are two fields, each denied',
+      anonymous,
+      '{ a: me { id } b: me { name } }',
+      { ...nothing, denied: { 'query.a': FORBIDDEN, 'query.b': FORBIDDEN } },
+    ],
+    ['__typename is left to the introspection setting', anonymous, '{ __typename user(id: "1") { __typename name } }', nothing],
+    ['anonymous: createReview (@authenticated) denied', anonymous, 'mutation { createReview(upc: "1", body: "ok", rating: 5) { id } }', { ...nothing, denied: { 'mutation.createReview': FORBIDDEN } }],
+    ['its author may delete a review', user('u1'), 'mutation { deleteReview(id: "r1") }', nothing],
+    ['another user may not delete it', user('u2'), 'mutation { deleteReview(id: "r1") }', { ...nothing, denied: { 'mutation.deleteReview': FORBIDDEN } }],
+    ['an admin may delete it', admin, 'mutation { deleteReview(id: "r1") }', nothing],
+    ['a review that does not exist: the policy\'s own NOT_FOUND', user('u1'), 'mutation { deleteReview(id: "r404") }', { ...nothing, denied: { 'mutation.deleteReview': 'NOT_FOUND: No review with this id' } }],
+  ])('%s', async (_case, principal, query, expected) => {
+    const { document, result } = await check(query, principal);
+    expect(summary(document, result)).toEqual(expected);
+  });
+
+  it('looks a review up only for a caller the cheaper rule did not already allow', async () => {
+    expect((await check('mutation { deleteReview(id: "r1") }', anonymous)).context.lookups).toEqual([]);
+    expect((await check('mutation { deleteReview(id: "r1") }', user('u1'))).context.lookups).toEqual(['Review:r1']);
+  });
+
+  it('reads variables as execution does', async () => {
+    const query = 'query ($skip: Boolean!) { me @skip(if: $skip) { id } }';
+    const skipped = await check(query, anonymous, demoPolicy, { skip: true });
+    expect(summary(skipped.document, skipped.result)).toEqual(nothing);
+    const kept = await check(query, anonymous, demoPolicy, { skip: false });
+    expect(summary(kept.document, kept.result)).toEqual({ ...nothing, denied: { 'query.me': FORBIDDEN } });
+  });
+});
+
+describe('checkOperation: how often rules run', () => {
+  /**
+   * A policy for the demo schema whose rules record each evaluation as `Type.field@path` (`no_cache`, so that shield's
+   * own cache hides none); the `guarded` fields also need an ownership rule, undecided before execution.
+   */
+  function recordingPolicy(decide: (coordinate: string) => boolean, guarded: string[] = []) {
+    const calls: string[] = [];
+    const recorded: ShieldRule = rule('recorded', { cache: 'no_cache' })((_parent, _args, _ctx, info: GraphQLResolveInfo) => {
+      const coordinate = `${info.parentType.name}.${info.fieldName}`;
+      calls.push(`${coordinate}@${pathOf(info.path)}`);
+      return decide(coordinate);
+    });
+    const ruleTree: IRules = Object.fromEntries(
+      ['Query', 'Mutation', 'User', 'Product', 'Review'].map((type) => [
+        type,
+        { '*': recorded, ...Object.fromEntries(guarded.filter((field) => field.startsWith(`${type}.`)).map((field) => [field.slice(type.length + 1), and(recorded, ownedBy('id'))])) },
+      ]),
+    );
+    const policy = compilePolicy(schema, supergraph, loadConfig({}, { module: { policy: { ruleTree, policies: { admin: allow } } } }).policy);
+    return { policy, calls };
+  }
+  const pathOf = (path: GraphQLResolveInfo['path'] | undefined): string => (path === undefined ? '' : `${pathOf(path.prev)}${path.prev === undefined ? '' : '.'}${path.key}`);
+  const costPriceDenied = (coordinate: string) => coordinate !== 'Product.costPrice';
+
+  it.each<[string, string, string[]]>([
+    ['spread twice in one selection set', '{ product(upc: "1") { ...P ...P } } fragment P on Product { costPrice }', ['product.costPrice']],
+    ['spread in two selections of one response key, which execution merges', '{ product(upc: "1") { ...P } product(upc: "1") { ...P } } fragment P on Product { costPrice }', ['product.costPrice']],
+    ['spread at two paths: decided at each, for its own path', '{ a: product(upc: "1") { ...P } b: product(upc: "2") { ...P } } fragment P on Product { costPrice }', ['a.costPrice', 'b.costPrice']],
+  ])('decides a field of a fragment %s, and denies its one node', async (_case, query, evaluatedAt) => {
+    const { policy, calls } = recordingPolicy(costPriceDenied);
+    const { document, result } = await check(query, admin, policy);
+    expect(calls.filter((call) => call.startsWith('Product.costPrice@')).map((call) => call.slice('Product.costPrice@'.length))).toEqual(evaluatedAt);
+    expect([...result.denied.keys()]).toEqual([labels(document).field('fragment P.costPrice')]);
+  });
+
+  it('decides what a fragment selects below its fields once, however many paths spread it: the selection is shared', async () => {
+    const { policy, calls } = recordingPolicy((coordinate) => coordinate !== 'Review.rating');
+    const { document, result } = await check(
+      '{ a: product(upc: "1") { ...P } b: product(upc: "2") { ...P } } fragment P on Product { reviews { body rating } }',
+      admin,
+      policy,
+    );
+    expect(calls.filter((call) => !call.startsWith('Query.'))).toEqual([
+      'Product.reviews@a.reviews',
+      'Review.body@a.reviews.body',
+      'Review.rating@a.reviews.rating',
+      'Product.reviews@b.reviews',
+    ]);
+    expect([...result.denied.keys()]).toEqual([labels(document).field('fragment P.reviews.rating')]);
+  });
+
+  it('evaluates no field under a denied one: they will not run', async () => {
+    const { policy, calls } = recordingPolicy((coordinate) => coordinate !== 'Query.me');
+    const { document, result } = await check('{ me { id name reviews { body product { name } } } user(id: "1") { id } }', user('1'), policy);
+    expect(calls).toEqual(['Query.me@me', 'Query.user@user', 'User.id@user.id']);
+    expect(summary(document, result).denied).toEqual({ 'query.me': FORBIDDEN });
+  });
+
+  it('evaluates the fields under an allowed one, each once per path', async () => {
+    const { policy, calls } = recordingPolicy(() => true);
+    await check('{ topProducts { name reviews { body } } }', user('1'), policy);
+    expect(calls).toEqual(['Query.topProducts@topProducts', 'Product.name@topProducts.name', 'Product.reviews@topProducts.reviews', 'Review.body@topProducts.reviews.body']);
+  });
+
+  it('checks the fields under a guarded field, as they may run', async () => {
+    const { policy, calls } = recordingPolicy(() => true, ['User.reviews']);
+    const { document, result } = await check('{ user(id: "1") { reviews { body } } }', user('1'), policy);
+    expect(summary(document, result)).toEqual({ ...nothing, guarded: ['query.user.reviews'], parentFields: { 'query.user': ['id'] } });
+    expect(calls).toEqual(['Query.user@user', 'User.reviews@user.reviews', 'Review.body@user.reviews.body']);
+  });
+});
+
+describe('rewriteDocument', () => {
+  /** An OperationCheck for a document, built by hand from labels. */
+  function handMade(document: DocumentNode, spec: { denied?: string[]; guarded?: string[]; parentFields?: Record<string, string[]>; abstract?: string[] }): OperationCheck {
+    const nodes = labels(document);
+    const denial = new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+    return {
+      denied: new Map((spec.denied ?? []).map((label) => [nodes.field(label), denial])),
+      guarded: new Set((spec.guarded ?? []).map((label) => nodes.field(label))),
+      parentFields: new Map(Object.entries(spec.parentFields ?? {}).map(([label, fields]) => [nodes.set(label), new Set(fields)])),
+      abstractSelections: new Set((spec.abstract ?? []).map((label) => nodes.set(label))),
+    };
+  }
+
+  it.each<[string, string, Parameters<typeof handMade>[1], string]>([
+    ['changes nothing when nothing is denied or guarded', '{ me { id } user(id: "1") { name } }', {}, '{ me { id } user(id: "1") { name } }'],
+    ['removes a denied field and what it selects', '{ me { id reviews { body } } user(id: "1") { name } }', { denied: ['query.me'] }, '{ user(id: "1") { name } }'],
+    ['removes a denied leaf', '{ topProducts { name costPrice price } }', { denied: ['query.topProducts.costPrice'] }, '{ topProducts { name price } }'],
+    [
+      'adds a guarded field\'s parent fields under __authz_ aliases, in the selection set that selects it',
+      '{ user(id: "1") { name email } }',
+      { guarded: ['query.user.email'], parentFields: { 'query.user': ['id'] } },
+      '{ user(id: "1") { name email __authz_id: id } }',
+    ],
+    [
+      'adds parent fields at each level that asks, and nowhere else',
+      '{ topProducts { name reviews { body author { username birthday } } } }',
+      { guarded: ['query.topProducts.reviews.author.birthday', 'query.topProducts.reviews.body'], parentFields: { 'query.topProducts.reviews.author': ['id'], 'query.topProducts.reviews': ['id', 'rating'] } },
+      '{ topProducts { name reviews { body author { username birthday __authz_id: id } __authz_id: id __authz_rating: rating } } }',
+    ],
+    [
+      'adds parent fields inside a named fragment when the guarded field is written there',
+      '{ user(id: "1") { ...Private } } fragment Private on User { email }',
+      { guarded: ['fragment Private.email'], parentFields: { 'fragment Private': ['id'] } },
+      '{ user(id: "1") { ...Private } } fragment Private on User { email __authz_id: id }',
+    ],
+    [
+      'adds parent fields inside an inline fragment',
+      '{ user(id: "1") { name ... on User { email } } }',
+      { guarded: ['query.user...on User.email'], parentFields: { 'query.user...on User': ['id'] } },
+      '{ user(id: "1") { name ... on User { email __authz_id: id } } }',
+    ],
+    [
+      'asks for __typename under an alias on an abstract selection',
+      '{ search(text: "a") { ... on User { name } ... on Product { upc } } }',
+      { abstract: ['query.search'] },
+      '{ search(text: "a") { ... on User { name } ... on Product { upc } __authz___typename: __typename } }',
+    ],
+    [
+      'adds parent fields and __typename to one abstract selection',
+      '{ node(id: "1") { ... on User { email } } }',
+      { guarded: ['query.node...on User.email'], parentFields: { 'query.node': ['id'] }, abstract: ['query.node'] },
+      '{ node(id: "1") { ... on User { email } __authz_id: id __authz___typename: __typename } }',
+    ],
+    ['selects __typename in a selection set left empty', '{ me { email } user(id: "1") { name } }', { denied: ['query.me.email'] }, '{ me { __typename } user(id: "1") { name } }'],
+    ['selects __typename in a root left empty', '{ me { id } }', { denied: ['query.me'] }, '{ __typename }'],
+    ['selects __typename in a fragment left empty, and keeps its spread', '{ product(upc: "1") { name ...Secret } } fragment Secret on Product { costPrice }', { denied: ['fragment Secret.costPrice'] }, '{ product(upc: "1") { name ...Secret } } fragment Secret on Product { __typename }'],
+    [
+      'keeps a guarded field\'s parent fields where its sibling was removed',
+      '{ user(id: "1") { email birthday } }',
+      { denied: ['query.user.birthday'], guarded: ['query.user.email'], parentFields: { 'query.user': ['id'] } },
+      '{ user(id: "1") { email __authz_id: id } }',
+    ],
+    [
+      'does not leave a set empty when only the parent fields remain',
+      '{ user(id: "1") { email } }',
+      { denied: ['query.user.email'], parentFields: { 'query.user': ['id'] } },
+      '{ user(id: "1") { __authz_id: id } }',
+    ],
+  ])('%s', (_case, query, spec, expected) => {
+    const document = parse(query);
+    const before = print(document);
+    expect(print(rewriteDocument(document, handMade(document, spec)))).toBe(print(parse(expected)));
+    expect(print(document)).toBe(before); // the client's document is left as it was
+  });
+
+  it('rewrites what checkOperation decided for an anonymous caller', async () => {
+    const { document, result } = await check('{ me { id } user(id: "1") { name email } }', anonymous);
+    expect(print(rewriteDocument(document, result))).toBe(print(parse('{ user(id: "1") { name email __authz_id: id } }')));
+  });
+
+  it('rewrites a fragment spread at two paths once, removing its denied field everywhere', async () => {
+    const { document, result } = await check('{ topProducts { ...P } product(upc: "1") { ...P } } fragment P on Product { name costPrice }', anonymous);
+    expect(print(rewriteDocument(document, result))).toBe(print(parse('{ topProducts { ...P } product(upc: "1") { ...P } } fragment P on Product { name }')));
+  });
+});
