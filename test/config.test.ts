@@ -208,6 +208,18 @@ describe('a config module with the environment over it', () => {
     ]);
   });
 
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a misspelt setting', { limit: { maxDepth: 5 } }, 'config Unrecognized key: "limit"'],
+    ['a misspelt limit', { limits: { maxDeph: 5 } }, 'config limits Unrecognized key: "maxDeph"'],
+  ])('refuses %s instead of leaving a protection at its default', (_case, module, problem) => {
+    expect(problemsOf({}, module)).toContain(problem);
+  });
+
+  it('asks for no tracing with a service name and no endpoint', () => {
+    expect(loadConfig({ OTEL_SERVICE_NAME: 'shop-gateway' }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_SERVICE_NAME: 'shop-gateway', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toEqual({ endpoint: 'http://collector:4318', serviceName: 'shop-gateway' });
+  });
+
   it('loads a TypeScript config module, the demo\'s, with its policy', async () => {
     const module = await importConfigModule('gateway.config.ts');
     const config = loadConfig({}, { module });

@@ -88,6 +88,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (nodeEnv === 'test' && !testMode) problems.push('NODE_ENV=test is reserved for the test harness: use development or production');
 
   const merged = deepMerge(options.module ?? {}, overlay);
+  // A service name alone (OTEL_SERVICE_NAME in a shared environment) asks for no tracing: only an endpoint does.
+  if (isPlainObject(merged['tracing']) && merged['tracing']['endpoint'] === undefined) delete merged['tracing'];
   let parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -189,6 +191,7 @@ function authConfig(values: ParsedConfig, name: (path: string) => string, proble
  * module set it, else by the variable most people would set.
  */
 function nameOf(path: string, variables: ReadonlyMap<string, string>, module: unknown): string {
+  if (path === '') return 'config';
   const variable = variables.get(path) ?? [...variables].find(([set]) => path.startsWith(`${set}.`))?.[1];
   if (variable !== undefined) return variable;
   const inModule = path.split('.').reduce<unknown>((node, key) => (isPlainObject(node) ? node[key] : undefined), module) !== undefined;

@@ -57,7 +57,7 @@ const keySourceSchema = z.discriminatedUnion('kind', [
 ]);
 export type KeySource = z.output<typeof keySourceSchema>;
 
-export const authSchema = z.object({
+export const authSchema = z.strictObject({
   /** Absent: the development issuer in development, a refusal in production. */
   keySource: keySourceSchema.optional(),
   /** Development only, without a key source: the local issuer's key pair, created on first use. */
@@ -86,7 +86,7 @@ export const authSchema = z.object({
   maxLifetimeSec: whole(60, 31_536_000).default(86_400),
 });
 
-export const limitsSchema = z.object({
+export const limitsSchema = z.strictObject({
   maxDepth: limit(1_000, 10),
   maxAliases: limit(10_000, 15),
   maxRootFields: limit(10_000, 10),
@@ -127,8 +127,11 @@ export const limitsSchema = z.object({
     .default({}),
 });
 
-/** The gateway's configuration as a config module (`defineConfig`) writes it; the environment overlays it. */
-export const configSchema = z.object({
+/**
+ * The gateway's configuration as a config module (`defineConfig`) writes it; the environment overlays it. Strict: a
+ * misspelt setting (`limit` for `limits`) is an error, not a protection silently left at its default.
+ */
+export const configSchema = z.strictObject({
   mode: z.enum(['development', 'production']).default('development'),
   host: z.string().min(1).default('127.0.0.1'),
   port: whole(0, 65_535).default(4000),
@@ -153,7 +156,7 @@ export const configSchema = z.object({
   auth: authSchema.prefault({}),
   /** The tokens the gateway mints for each subgraph request, in place of the client's. */
   subgraphTokens: z
-    .object({
+    .strictObject({
       /** A private key (PEM PKCS#8 or JWK) shared by every replica; absent: a key generated at start, for one replica. */
       signingKeyFile: z.string().min(1).optional(),
       issuer: z.string().min(1).default('graphql-gateway'),
@@ -170,7 +173,7 @@ export const configSchema = z.object({
   limits: limitsSchema.prefault({}),
   /** A budget of cost points per caller and window. */
   rateLimit: z
-    .object({
+    .strictObject({
       points: limit(1_000_000_000, 100_000),
       windowSec: whole(1, 86_400).default(60),
       /** Shares the budget between replicas; in-memory per process when absent. */
@@ -181,7 +184,7 @@ export const configSchema = z.object({
     .prefault({}),
   /** Bounds on connections, so that a client cannot hold the gateway's sockets. */
   connections: z
-    .object({
+    .strictObject({
       /** The whole request, headers and body, must arrive within this (then 408 and the connection is closed). */
       requestTimeoutMs: whole(1_000, 600_000).default(30_000),
       /** The request headers must arrive within this. */
@@ -216,7 +219,7 @@ export const configSchema = z.object({
   workers: whole(1, 64).default(1),
   /** OpenTelemetry traces over OTLP/HTTP, only when an endpoint is configured. */
   tracing: z
-    .object({
+    .strictObject({
       endpoint: z.url({ protocol: /^https?$/, error: 'must be the http(s) base URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318' }),
       serviceName: z.string().min(1).default('graphql-gateway'),
     })
