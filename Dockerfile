@@ -12,7 +12,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 # The gateway turns Apollo's telemetry off in code as well; this keeps any other Apollo package quiet too.
-ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true
+ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true GATEWAY_CONFIG=dist/gateway.config.js
 WORKDIR /app
 COPY package.json ./
 COPY --from=build /app/node_modules node_modules

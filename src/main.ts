@@ -3,12 +3,13 @@
 // file again, as a gateway.
 import cluster from 'node:cluster';
 import { runPrimary, WORKER_ENV } from './cluster/primary.js';
-import { importConfigModule, loadConfigOrExit, type GatewayConfig, type GatewayConfigInput } from './config/index.js';
+import { configModulePath, importConfigModule, loadConfigOrExit, type GatewayConfig, type GatewayConfigInput } from './config/index.js';
 import { createGateway } from './gateway.js';
 import { createLogger, lifecycleLogger, type Logger } from './common/logger.js';
 import { stopOnSignals } from './common/stopOnSignals.js';
 
-const config = loadConfigOrExit(process.env, { module: await configModule(process.env['GATEWAY_CONFIG']) });
+const modulePath = configModulePath(undefined, process.env, process.cwd());
+const config = loadConfigOrExit(process.env, { module: await configModule(modulePath) });
 
 // In a cluster, every line says which worker wrote it.
 const logger = createLogger({ level: config.logLevel, base: { service: 'gateway', ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) } });
@@ -33,7 +34,7 @@ async function configModule(path: string | undefined): Promise<GatewayConfigInpu
   try {
     return await importConfigModule(path);
   } catch (error) {
-    process.stderr.write(`Invalid configuration:\n  - GATEWAY_CONFIG: ${(error as Error).message}\n`);
+    process.stderr.write(`Invalid configuration:\n  - the config module (GATEWAY_CONFIG or --config): ${(error as Error).message}\n`);
     process.exit(2);
   }
 }

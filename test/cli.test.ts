@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { gateway } from './cli.js';
@@ -20,6 +23,24 @@ describe('the gateway command', () => {
     const refused = await gateway(argv);
     expect(refused).toMatchObject({ code: 2, stdout: '' });
     expect(refused.stderr).toMatch(message);
+  });
+
+  it('signs no development token for a production configuration', async () => {
+    const refused = await gateway(['token', '--config', 'gateway.config.ts'], { env: { NODE_ENV: 'production', JWT_PUBLIC_KEYS: 'keys.json', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' } });
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toContain('never for a production gateway');
+  });
+
+  it('loads a TypeScript config module in a project whose package.json is not "type": "module", from the build', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'adopter-'));
+    try {
+      await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'adopter', private: true }));
+      await writeFile(join(project, 'gateway.config.ts'), 'const maxCost: number = 77;\nexport default { limits: { maxCost } };\n');
+      const { stdout } = await run('node', [join(ROOT, 'dist/src/cli/main.js'), 'check'], { cwd: project, env: { PATH: process.env['PATH'], APOLLO_TELEMETRY_DISABLED: 'true' } });
+      expect(stdout).toMatch(/^max tokens \/ length \/ expanded selections \/ cost +2000 \/ 32768 \/ 2000 \/ 77$/m);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
   });
 
   it('runs as the package\'s bin, from the build', async () => {

@@ -196,7 +196,7 @@ describe('a config module with the environment over it', () => {
     ['a limit out of range', { limits: { maxDepth: 0 } }, 'config limits.maxDepth must be at least 1'],
     ['a limit turned off outside the test harness', { limits: { maxCost: 'off' } }, "config limits.maxCost: 'off' turns a limit off, which only the test harness may do: set a limit"],
     ['a malformed field cap', { limits: { fieldCaps: { createReview: 1 } } }, 'config limits.fieldCaps.createReview must name a field as Type.field, e.g. Mutation.createReview'],
-    ['a policy without a rule tree', { policy: { policies: {} } }, 'config policy must be { ruleTree, policies?, options? } (see defineConfig)'],
+    ['a policy without a rule tree', { policy: { policies: {} } }, 'config policy.ruleTree must be a graphql-shield rule tree: { Type: rule } or { Type: { field: rule } }'],
   ])('names %s by its path in the module', (_case, module, problem) => {
     expect(problemsOf({}, module)).toContain(problem);
   });
@@ -213,6 +213,21 @@ describe('a config module with the environment over it', () => {
     ['a misspelt limit', { limits: { maxDeph: 5 } }, 'config limits Unrecognized key: "maxDeph"'],
   ])('refuses %s instead of leaving a protection at its default', (_case, module, problem) => {
     expect(problemsOf({}, module)).toContain(problem);
+  });
+
+  it.each<[string, Record<string, string>, Record<string, unknown>, string]>([
+    ['the development issuer in production', { NODE_ENV: 'production' }, { auth: { keySource: { kind: 'dev', path: '/tmp/key.json' } } }, "config auth.keySource is the development issuer, which signs tokens for anyone who runs `gateway token`: production needs your identity provider's keys (JWT_JWKS_URL or JWT_PUBLIC_KEYS)"],
+    ['JWKS timings without a JWKS', { JWT_JWKS_COOLDOWN_MS: '5000' }, {}, 'JWT_JWKS_COOLDOWN_MS set without JWT_JWKS_URL: they time a JWKS, and none is configured'],
+    ['a policy leaf that is not a rule', {}, { policy: { ruleTree: { Query: { topProducts: 'allow' } } } }, "config policy.ruleTree.Query.topProducts must be a graphql-shield rule (rule(), allow, deny, and(), or(), ...), from this process's graphql-shield"],
+    ['a misspelt policy key', {}, { policy: { ruleTree: {}, polices: {} } }, 'config policy Unrecognized key: "polices"'],
+    ['a fallback error that is a string', {}, { policy: { ruleTree: {}, options: { fallbackError: 'Nope' } } }, "config policy.options.fallbackError must be a GraphQLError, e.g. new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } })"],
+    ['a Redis URL with a password, without echoing it', { REDIS_URL: 'redis//:s3cret@redis:6379' }, {}, 'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (got "redis//:s3cret@redis:6379")'],
+  ])('refuses %s', (_case, env, module, problem) => {
+    expect(problemsOf(env, module)).toContain(problem);
+  });
+
+  it('never quotes the credentials of a URL it refuses', () => {
+    expect(problemsOf({ REDIS_URL: 'http://user:s3cret@redis:6379' })).toEqual(['REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (got "http://***@redis:6379")']);
   });
 
   it('asks for no tracing with a service name and no endpoint', () => {
@@ -232,7 +247,9 @@ describe('a config module with the environment over it', () => {
     await expect(importConfigModule('nowhere.config.ts')).rejects.toThrow(/the config module nowhere.config.ts does not exist/);
     const dir = await mkdtemp(join(tmpdir(), 'config-module-'));
     await writeFile(join(dir, 'empty.config.mjs'), 'export const limits = {};\n');
-    await expect(importConfigModule(join(dir, 'empty.config.mjs'))).rejects.toThrow(/must export its configuration as the default export/);
+    await expect(importConfigModule(join(dir, 'empty.config.mjs'))).rejects.toThrow(/must export its configuration, a plain object, as the default export/);
+    await writeFile(join(dir, 'list.config.mjs'), 'export default [];\n');
+    await expect(importConfigModule(join(dir, 'list.config.mjs'))).rejects.toThrow(/a plain object/);
   });
 });
 

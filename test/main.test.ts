@@ -30,7 +30,7 @@ describe('the gateway process', () => {
   it('refuses to start when GATEWAY_CONFIG names no module, or one whose settings are wrong', async () => {
     await expect(gateway({ GATEWAY_CONFIG: 'nowhere.config.js' })).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/Invalid configuration:\n {2}- GATEWAY_CONFIG: the config module nowhere.config.js does not exist/),
+      stderr: expect.stringMatching(/Invalid configuration:\n {2}- the config module \(GATEWAY_CONFIG or --config\): the config module nowhere.config.js does not exist/),
     });
     const dir = await mkdtemp(join(tmpdir(), 'main-config-'));
     await writeFile(join(dir, 'bad.config.mjs'), 'export default { limits: { maxDepth: 0 }, bodyLimitBytes: 10 };\n');

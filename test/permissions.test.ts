@@ -163,7 +163,7 @@ describe('compiling the policy against a supergraph', () => {
     });
     expect(compiled.uncovered).toEqual(['Query.user', 'Query.product']);
     expect(compiled.warnings).toEqual([
-      '@policy names "auditor", which has no rule in src/permissions: it denies',
+      "@policy names \"auditor\", which is not one of the policy's named rules (policy.policies in the config module): it denies",
       'the rule tree names type Ghost, which the supergraph does not have',
     ]);
   });

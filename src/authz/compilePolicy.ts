@@ -190,7 +190,7 @@ function rulesOf(directives: readonly DirectiveNode[], policies: Readonly<Record
           and(
             ...names.map((name) => {
               const named = policies[name];
-              if (named === undefined) warnings.push(`@policy names "${name}", which has no rule in src/permissions: it denies`);
+              if (named === undefined) warnings.push(`@policy names "${name}", which is not one of the policy's named rules (policy.policies in the config module): it denies`);
               return named ?? deny;
             }),
           ),

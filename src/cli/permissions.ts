@@ -20,7 +20,7 @@ export const permissionsCommand: Command = async (args, io) => {
   let policy;
   try {
     // The policy as the gateway would apply it: the module's, through the same validation (and defaults) as at start.
-    ({ policy } = loadConfig({}, { module: await configModuleFor(values.config, io) }));
+    ({ policy } = loadConfig(io.env, { module: await configModuleFor(values.config, io) }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr(`${error.message}\n`);

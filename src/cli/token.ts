@@ -22,6 +22,10 @@ export const tokenCommand: Command = async (args, io) => {
     return 2;
   }
   const source = config.auth.keySource;
+  if (config.mode === 'production') {
+    io.stderr('npm run token signs development tokens only, never for a production gateway: get a token from your identity provider.\n');
+    return 2;
+  }
   if (source.kind !== 'dev') {
     io.stderr(`npm run token signs development tokens only, for a gateway in development mode with no key source; this configuration uses ${source.kind === 'jwks' ? 'JWT_JWKS_URL' : 'JWT_PUBLIC_KEYS'}: get a token from your identity provider.\n`);
     return 2;

@@ -3,6 +3,16 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { GatewayConfigInput } from './schema.js';
 
+const DEFAULT_MODULES = ['gateway.config.ts', 'gateway.config.mts', 'gateway.config.js', 'gateway.config.mjs'];
+
+/**
+ * Which config module to load, the same way for every entry point: the one named (`--config`), else GATEWAY_CONFIG,
+ * else a `gateway.config.{ts,mts,js,mjs}` in the folder, else none (the environment alone).
+ */
+export function configModulePath(named: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd: string): string | undefined {
+  return named ?? (env['GATEWAY_CONFIG'] || undefined) ?? DEFAULT_MODULES.find((name) => existsSync(resolve(cwd, name)));
+}
+
 /**
  * Loads a config module (`export default defineConfig({...})`) by path, as the CLI's `--config` and `GATEWAY_CONFIG`
  * name it. A compiled `.js` module is imported as it is; a `.ts` one through tsx, when it is installed (development:
@@ -20,17 +30,25 @@ export async function importConfigModule(path: string, cwd = process.cwd()): Pro
     // Node without a TypeScript loader: register tsx's, in this module graph (not tsx's isolated `tsImport`), so
     // that the module shares this process's graphql-shield, whose rule classes the policy is told apart by.
     if ((error as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
-    let register: () => unknown;
+    let registerEsm: () => unknown;
+    let registerCjs: () => unknown;
     try {
-      ({ register } = (await import('tsx/esm/api')) as { register: typeof register });
+      ({ register: registerEsm } = (await import('tsx/esm/api')) as { register: typeof registerEsm });
+      ({ register: registerCjs } = (await import('tsx/cjs/api')) as { register: typeof registerCjs });
     } catch {
       throw new Error(`${path} is TypeScript: install tsx to load it as it is, or point to its compiled .js (npm run build writes dist/gateway.config.js)`);
     }
-    register();
+    // Both: a .ts file in a package without "type": "module" goes through Node's CommonJS loader.
+    registerEsm();
+    registerCjs();
     // Node remembers the failed import of this URL: ask again under another one.
     loaded = (await import(`${url}?typescript`)) as { default?: unknown };
   }
-  const config = loaded.default;
-  if (typeof config !== 'object' || config === null) throw new Error(`${path} must export its configuration as the default export: export default defineConfig({ ... })`);
+  // A TypeScript module in a CommonJS package is compiled to `exports.default = ...`, which import() wraps once more.
+  const exported = loaded.default as { __esModule?: unknown; default?: unknown } | undefined;
+  const config = exported !== null && typeof exported === 'object' && exported.__esModule === true ? exported.default : exported;
+  if (typeof config !== 'object' || config === null || Array.isArray(config) || Object.getPrototypeOf(config) !== Object.prototype) {
+    throw new Error(`${path} must export its configuration, a plain object, as the default export: export default defineConfig({ ... })`);
+  }
   return config as GatewayConfigInput;
 }

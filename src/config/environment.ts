@@ -165,19 +165,24 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     if (resolved === undefined) continue;
     const parsed = resolved.read(raw);
     if (!parsed.ok) {
-      problems.push(`${variable} ${parsed.message} (got ${JSON.stringify(raw)})`);
+      problems.push(`${variable} ${parsed.message} (got ${JSON.stringify(redacted(raw))})`);
       continue;
     }
     if (resolved.schema !== undefined) {
       const checked = resolved.schema.safeParse(parsed.value);
       if (!checked.success) {
-        problems.push(`${variable} ${checked.error.issues[0]?.message ?? 'is not valid'} (got ${JSON.stringify(raw)})`);
+        problems.push(`${variable} ${checked.error.issues[0]?.message ?? 'is not valid'} (got ${JSON.stringify(redacted(raw))})`);
         continue;
       }
     }
     set(variable, resolved.path, resolved.place === undefined ? parsed.value : resolved.place(parsed.value));
   }
   return { overlay, problems, variables, nodeEnv };
+}
+
+/** A value as a problem may quote it: the credentials of a URL (`redis://:secret@host`) left out. */
+function redacted(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/*)[^@/\s]*@/i, '$1***@');
 }
 
 /** `FIELD_CAPS=Mutation.createReview=1,Mutation.updatePrice=5`. */

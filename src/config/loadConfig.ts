@@ -88,6 +88,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (nodeEnv === 'test' && !testMode) problems.push('NODE_ENV=test is reserved for the test harness: use development or production');
 
   const merged = deepMerge(options.module ?? {}, overlay);
+  // JWKS timings without a key source to time: said, not left to a puzzling "invalid discriminator".
+  const keySource = isPlainObject(merged['auth']) ? merged['auth']['keySource'] : undefined;
+  if (isPlainObject(keySource) && keySource['kind'] === undefined) {
+    problems.push(`${['cooldownMs', 'refreshMs', 'timeoutMs'].filter((key) => keySource[key] !== undefined).map((key) => variables.get(`auth.keySource.${key}`) ?? `config auth.keySource.${key}`).join(', ')} set without JWT_JWKS_URL: they time a JWKS, and none is configured`);
+    delete (merged['auth'] as Record<string, unknown>)['keySource'];
+  }
   // A service name alone (OTEL_SERVICE_NAME in a shared environment) asks for no tracing: only an endpoint does.
   if (isPlainObject(merged['tracing']) && merged['tracing']['endpoint'] === undefined) delete merged['tracing'];
   let parsed = configSchema.safeParse(merged);
@@ -155,7 +161,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   return {
     ...rest,
     auth,
-    policy: resolvePolicy(policy),
+    // Every rule was checked to be a graphql-shield rule (isShieldRule); the schema types them as graphql-shield's exported IRules.
+    policy: resolvePolicy(policy as PolicyInput | undefined),
     introspection,
     sandbox,
     metrics: metricsPort !== undefined ? { kind: 'port', host: metricsHost ?? values.host, port: metricsPort } : mode === 'development' ? { kind: 'main' } : { kind: 'off' },
@@ -166,7 +173,10 @@ function authConfig(values: ParsedConfig, name: (path: string) => string, proble
   const before = problems.length;
   const { keySource: given, devKeyFile, issuer, audience, ...rest } = values.auth;
   let keySource: KeySource;
-  if (given !== undefined) {
+  if (given !== undefined && given.kind === 'dev' && values.mode === 'production') {
+    problems.push(`${name('auth.keySource')} is the development issuer, which signs tokens for anyone who runs \`gateway token\`: production needs your identity provider's keys (JWT_JWKS_URL or JWT_PUBLIC_KEYS)`);
+    return undefined;
+  } else if (given !== undefined) {
     keySource = given;
     if (keySource.kind === 'jwks' && values.mode === 'production' && !keySource.url.startsWith('https://')) {
       problems.push(`${name('auth.keySource')} must use https:// in production, so keys cannot be swapped in transit (got "${keySource.url}")`);

@@ -1,6 +1,39 @@
 import { z } from 'zod';
 import type { IRules } from 'graphql-shield';
-import type { ShieldOptions, ShieldRule } from '../authz/ruleEvaluation.js';
+import { GraphQLError } from 'graphql';
+import { isShieldRule, type ShieldOptions, type ShieldRule } from '../authz/ruleEvaluation.js';
+
+const shieldRule = z.custom<IRules>(isShieldRule, { error: 'must be a graphql-shield rule (rule(), allow, deny, and(), or(), ...; from this process\'s graphql-shield: a second copy is not recognised)' });
+
+/**
+ * A rule tree: a rule for everything, per type, or per field (graphql-shield's shapes), every leaf a rule. Checked
+ * here, at start, so that a leaf that is not a rule is a configuration problem with its path, not a 500 per request.
+ */
+const ruleTreeSchema = z
+  .custom<IRules>((value) => typeof value === 'object' && value !== null, { error: 'must be a graphql-shield rule tree: { Type: rule } or { Type: { field: rule } }' })
+  .superRefine((tree, context) => {
+    if (isShieldRule(tree)) return;
+    const problem = (path: string[]) => context.addIssue({ code: 'custom', path, message: 'must be a graphql-shield rule (rule(), allow, deny, and(), or(), ...), from this process\'s graphql-shield' });
+    for (const [type, entry] of Object.entries(tree as Record<string, unknown>)) {
+      if (isShieldRule(entry)) continue;
+      if (typeof entry !== 'object' || entry === null) problem([type]);
+      else for (const [field, leaf] of Object.entries(entry)) if (!isShieldRule(leaf)) problem([type, field]);
+    }
+  });
+
+const policySchema = z.strictObject(
+  {
+    ruleTree: ruleTreeSchema,
+    policies: z.record(z.string(), shieldRule).optional(),
+    options: z
+      .strictObject({
+        fallbackRule: shieldRule.optional(),
+        allowExternalErrors: z.boolean().optional(),
+        fallbackError: z.instanceof(GraphQLError, { error: 'must be a GraphQLError, e.g. new GraphQLError(\'Not authorised\', { extensions: { code: \'FORBIDDEN\' } })' }).optional(),
+      })
+      .optional(),
+  },
+);
 
 /**
  * The access policy as a config module writes it: a graphql-shield rule tree, the named rules `@policy(policies:
@@ -167,7 +200,7 @@ export const configSchema = z.strictObject({
    * The access policy: a graphql-shield rule tree, the named rules `@policy` refers to, and shield's options. Absent,
    * nothing is allowed but what the supergraph's own directives allow: deny by default.
    */
-  policy: z.custom<PolicyInput>((value) => typeof value === 'object' && value !== null && 'ruleTree' in value, { error: 'must be { ruleTree, policies?, options? } (see defineConfig)' }).optional(),
+  policy: policySchema.optional(),
   /** What happens to a query field the caller may not read: `remove` it (partial result) or `reject` the operation. */
   deniedQueryFields: z.enum(['remove', 'reject'], { error: 'must be remove (partial result) or reject (refuse the operation)' }).default('remove'),
   limits: limitsSchema.prefault({}),
