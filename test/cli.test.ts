@@ -46,6 +46,7 @@ describe('the gateway command', () => {
   it('runs as the package\'s bin, from the build', async () => {
     const { stdout } = await run('node', ['dist/src/cli/main.js', 'check', '--config', 'gateway.config.ts'], { cwd: ROOT, env: { PATH: process.env['PATH'], APOLLO_TELEMETRY_DISABLED: 'true' } });
     expect(stdout).toMatch(/^field caps +Mutation.createReview=1$/m);
+    expect(stdout).toMatch(/^subgraph auth +mint by default$/m);
     expect(stdout).toContain('Verdict: the gateway would start.');
   });
 });

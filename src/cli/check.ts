@@ -47,6 +47,7 @@ export const checkCommand: Command = async (args, io) => {
     ['forwarded headers', config.forwardHeaders.join(', ') || 'none'],
     ['public subgraph error codes', config.publicErrorCodes.join(', ')],
     ['trusted proxies', config.trustedProxies.join(', ') || 'none'],
+    ['subgraph auth', [`${config.subgraphAuthDefault ?? 'mint'} by default`, ...Object.entries(config.subgraphAuth ?? {}).map(([name, mode]) => `${name}: ${mode}`)].join(', ')],
   ];
   const width = Math.max(...settings.map(([name]) => name.length));
   io.stdout(`${settings.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\n\nVerdict: the gateway would start.\n`);
