@@ -34,7 +34,7 @@ import { COMMITTED_SUPERGRAPH } from './harness.js';
 
 const supergraph = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
 const schema = apiSchemaOf(supergraph);
-const model = costModel(supergraph);
+const model = costModel(parse(supergraph));
 const demoPolicy = compilePolicy(schema, supergraph, loadConfig({}, { module: demoConfig }).policy);
 
 const anonymous: Principal = { kind: 'anonymous' };
@@ -72,7 +72,7 @@ async function check(query: string, principal: Principal, policy: CompiledPolicy
   if (coerced === undefined) throw new Error('variables do not coerce');
   const analysis = analyzeOperation({ schema, operation, fragments, variables: coerced, model, defaults: { listSize: 10 } });
   const context = authzContext(principal);
-  const result = await checkOperation({ schema, analysis, fragments, variables: coerced, policy, context });
+  const result = await checkOperation({ schema, analysis, policy, context });
   return { document, result, context };
 }
 

@@ -62,8 +62,11 @@ describe('documents that expand past MAX_EXPANDED_SELECTIONS are refused before 
   });
 
   it('costs a repeated spread once, as execution merges it', async () => {
-    const response = await stack.query('fragment P on Product { name } { topProducts(first: 2) { ...P ...P ...P } }');
-    expect(response.body).toEqual(NORMAL_ANSWER);
+    // Merged: 50 × (1 + 100) = 5050, under MAX_COST; counted three times it would be 15050, and refused.
+    const response = await stack.query('fragment R on Product { reviews(first: 100) { id } } { topProducts(first: 50) { ...R ...R ...R } }');
+    expect(response.status).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data?.['topProducts']).toHaveLength(9);
   });
 
   it.each<[string, string, Record<string, unknown>, number, Record<string, unknown>]>([

@@ -15,7 +15,7 @@ import { TEST_QUERY } from './fixtures/testQuery.js';
 
 const supergraph = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
 const schema = apiSchemaOf(supergraph);
-const model = costModel(supergraph);
+const model = costModel(parse(supergraph));
 
 function analyze(query: string, variables: Record<string, unknown> = {}) {
   const document = parse(query);

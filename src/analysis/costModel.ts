@@ -1,4 +1,4 @@
-import { Kind, parse, valueFromASTUntyped, type DirectiveNode, type DocumentNode } from 'graphql';
+import { Kind, valueFromASTUntyped, type DirectiveNode, type DocumentNode } from 'graphql';
 
 export interface ListSize {
   assumedSize?: number | undefined;
@@ -17,7 +17,7 @@ export interface CostModel {
  * Reads `@cost` and `@listSize` (Apollo's cost spec, the same semantics Apollo Router and Hive Gateway use) from the
  * supergraph SDL, where composition keeps them; the API schema the gateway serves does not carry them.
  */
-export function costModel(supergraph: string | DocumentNode): CostModel {
+export function costModel(supergraph: DocumentNode): CostModel {
   const fields = new Map<string, number>();
   const types = new Map<string, number>();
   const args = new Map<string, number>();
@@ -32,7 +32,7 @@ export function costModel(supergraph: string | DocumentNode): CostModel {
     return typeof weight === 'number' ? weight : undefined;
   };
 
-  for (const definition of (typeof supergraph === 'string' ? parse(supergraph) : supergraph).definitions) {
+  for (const definition of supergraph.definitions) {
     if (!('name' in definition) || definition.name === undefined || !('directives' in definition)) continue;
     const typeName = definition.name.value;
     const typeWeight = weightOf(definition.directives);

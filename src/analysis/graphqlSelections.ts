@@ -44,18 +44,10 @@ export function fragmentsOf(document: DocumentNode): Readonly<Record<string, Fra
   return fragments;
 }
 
-const coercedByInput = new WeakMap<object, { schema: GraphQLSchema; operation: OperationDefinitionNode; coerced: Record<string, unknown> | undefined }>();
-
 /**
- * An operation's variables coerced as execution will see them (undefined if they do not coerce). The limits plugin
- * and the authorization check both need them for the same request: the request's own variables object is the key,
- * or, without variables, the operation (only its defaults apply then).
+ * An operation's variables coerced as execution will see them (undefined if they do not coerce). Computed once per
+ * request, by the request's analysis (`createRequestAnalyzer`), which carries them to every reader.
  */
 export function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  const key: object = raw ?? operation;
-  const cached = coercedByInput.get(key);
-  if (cached !== undefined && cached.schema === schema && cached.operation === operation) return cached.coerced;
-  const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], raw ?? {});
-  coercedByInput.set(key, { schema, operation, coerced });
-  return coerced;
+  return getVariableValues(schema, operation.variableDefinitions ?? [], raw ?? {}).coerced;
 }

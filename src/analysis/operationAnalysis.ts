@@ -50,6 +50,10 @@ export interface ObjectSelection {
 /** Everything the limits, the rate limiter and the authorization check need to know about one request's operation. */
 export interface OperationAnalysis {
   operation: OperationDefinitionNode;
+  /** The document's fragments by name. */
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>;
+  /** The variables as execution sees them (coerced, defaults applied). */
+  variables: Readonly<Record<string, unknown>>;
   /** Undefined when the schema has no root type for the operation (validation refuses those). */
   root: ObjectSelection | undefined;
   /** The static cost estimate (see `analyzeOperation`). */
@@ -237,7 +241,7 @@ export function analyzeOperation(input: {
     }
   }
 
-  return { operation, root, cost, fieldCounts, steps };
+  return { operation, fragments, variables, root, cost, fieldCounts, steps };
 }
 
 /** Argument values as execution will read them; graphql-js refuses some only then (null through a defaulted variable). */

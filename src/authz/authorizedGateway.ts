@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, print, type DocumentNode, type GraphQLSchema } from 'graphql';
-import { coercedVariables, fragmentsOf } from '../analysis/graphqlSelections.js';
 import type { OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -82,11 +81,10 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     // No operation resolved (an operationName of "" makes graphql-js find none, while the planner still runs the only
     // one): nothing was checked, so nothing runs.
     if (operation === undefined) throw unresolvedOperation();
-    const variables = coercedVariables(requestContext.schema, operation, requestContext.request.variables);
     const context = requestContext.context as GatewayContext;
     const analysis = options.analyzer.analyze({ schema: requestContext.schema, document, operation, variables: requestContext.request.variables, context });
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
-    if (variables === undefined || analysis === undefined) return execute(requestContext);
+    if (analysis === undefined) return execute(requestContext);
 
     const gatewayRequest = requestContext as GatewayGraphQLRequestContext<GatewayContext>;
     const fetchEntity = entityFetcher({ owner: state.owner, dataSource: options.dataSource, requestContext: gatewayRequest });
@@ -101,7 +99,7 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       _shield: { cache: {} },
       onRuleError: (error, rule) => logger.error({ err: error, rule, requestId: context.requestId }, 'an access rule threw: the field is denied'),
     };
-    const check = await checkOperation({ schema: requestContext.schema, analysis, fragments: fragmentsOf(document), variables, policy: state.policy, context: authz });
+    const check = await checkOperation({ schema: requestContext.schema, analysis, policy: state.policy, context: authz });
 
     const firstDenial = check.denied.values().next().value;
     if (firstDenial !== undefined && (operation.operation === 'mutation' || options.deniedQueryFields === 'reject')) {

@@ -1,5 +1,4 @@
 import type { FieldNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, SelectionSetNode } from 'graphql';
-import type { FragmentDefinitionNode } from 'graphql';
 import type { ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { AuthzContext } from './authzContext.js';
 import type { CompiledPolicy } from './compilePolicy.js';
@@ -30,12 +29,11 @@ type Path = GraphQLResolveInfo['path'];
 export async function checkOperation(input: {
   schema: GraphQLSchema;
   analysis: OperationAnalysis;
-  fragments: Readonly<Record<string, FragmentDefinitionNode>>;
-  variables: Record<string, unknown>;
   policy: CompiledPolicy;
   context: AuthzContext;
 }): Promise<OperationCheck> {
-  const { schema, analysis, fragments, variables, policy, context } = input;
+  const { schema, analysis, policy, context } = input;
+  const { fragments, variables } = analysis;
   const check: OperationCheck = { denied: new Map(), guarded: new Set(), parentFields: new Map(), abstractSelections: new Set() };
   const checked = new Set<ObjectSelection>();
 

@@ -1,12 +1,11 @@
-import { Kind, parse, valueFromASTUntyped, type DirectiveNode, type DocumentNode } from 'graphql';
+import { Kind, valueFromASTUntyped, type DirectiveNode, type DocumentNode } from 'graphql';
 
 /**
  * Which subgraph resolves a field, read from the supergraph's join directives: the field's `@join__field(graph:)`,
  * else its type's only `@join__type(graph:)`. Used to look entities up for rules that need data the operation
  * does not carry.
  */
-export function fieldOwners(supergraph: string | DocumentNode): (typename: string, field: string) => string | undefined {
-  const document = typeof supergraph === 'string' ? parse(supergraph) : supergraph;
+export function fieldOwners(document: DocumentNode): (typename: string, field: string) => string | undefined {
   const graphNames = new Map<string, string>();
   const owners = new Map<string, string>();
   const argument = (directive: DirectiveNode, name: string) => {

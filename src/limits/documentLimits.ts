@@ -1,14 +1,10 @@
 import { GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { documentFacts } from '../analysis/documentFacts.js';
+import type { LimitsConfig } from '../config/index.js';
 import { LimitCode, limitExceeded } from './limitExceeded.js';
 
-export interface DocumentLimits {
-  maxDepth: number | 'off';
-  maxAliases: number | 'off';
-  maxRootFields: number | 'off';
-  maxDirectives: number | 'off';
-}
+export type DocumentLimits = Pick<LimitsConfig, 'maxDepth' | 'maxAliases' | 'maxRootFields' | 'maxDirectives'>;
 
 /**
  * The limits decided on the document alone, from one pass over it (`documentFacts`): depth (fragments expanded, so
