@@ -120,6 +120,11 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const budget = rateLimiter === undefined ? undefined : createRateBudget(rateLimiter, { windowSec: config.rateLimit.windowSec, planMissPoints: config.rateLimit.planMissPoints });
     // The gateway's plan cache returns the plan object it stored: a plan not seen before was just built.
     const knownPlans = new WeakSet<object>();
+    const notePlan = (context: GatewayContext, hit: boolean) => {
+      metrics.queryPlans.inc({ cache: hit ? 'hit' : 'miss' });
+      // Planning a new document is the gateway's dearest work per request: its caller pays for it.
+      if (!hit) budget?.chargePlan(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp));
+    };
     const apolloGateway = new ApolloGateway({
       supergraphSdl: fileSupergraphManager({
         path: config.supergraphPath,
@@ -136,12 +141,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       experimental_approximateQueryPlanStoreMiB: config.planCacheMiB,
       experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
         const hit = knownPlans.has(queryPlan);
-        metrics.queryPlans.inc({ cache: hit ? 'hit' : 'miss' });
-        if (hit) return;
-        knownPlans.add(queryPlan);
-        // Planning a new document is the gateway's dearest work per request: its caller pays for it.
-        const context = requestContext.context as GatewayContext;
-        budget?.chargePlan(rateLimitKey(context.principal ?? ANONYMOUS, context.clientIp));
+        if (!hit) knownPlans.add(queryPlan);
+        notePlan(requestContext.context as GatewayContext, hit);
       },
     });
     // What each served schema's supergraph says (its cost directives, its subgraphs), read once when it loads.
@@ -153,6 +154,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       logger,
       dataSource: dataSources.get,
       analyzer,
+      planCacheMiB: config.planCacheMiB,
+      onPlan: (requestContext, hit) => notePlan(requestContext.context, hit),
       ...(budget === undefined
         ? {}
         : {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSchema, execute, GraphQLError, parse, type GraphQLResolveInfo } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { allow, and, chain, deny, not, or, race, rule, shield } from 'graphql-shield';
+import { allow, and, chain, deny, inputRule, not, or, race, rule, shield } from 'graphql-shield';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessMatrix, apiSchemaOf, callerClasses } from '../src/authz/accessMatrix.js';
 import type { AuthzContext } from '../src/authz/authzContext.js';
@@ -111,15 +111,34 @@ describe('three-valued evaluation before execution', () => {
     expect(await decide(or(isAdmin, isSelf), user('1'), { id: '2' })).toBe('deny');
   });
 
-  it('turns a rule\'s string into a denial with the fallback error, and a thrown error into a logged denial', async () => {
+  it.each<[string, ShieldRule, string]>([
+    ['a contextual rule (it promised to read only the context)', rule('contextual', { cache: 'contextual' })(() => false), 'deny'],
+    ['a strict rule (it may read its parent)', rule('strict', { cache: 'strict' })(() => false), 'undecided'],
+    ['a rule without cache option (no_cache)', rule('plain')(() => false), 'undecided'],
+    ['a rule that reads its parent without declaring it', rule('reads')((parent: { id?: string }) => parent.id === '1'), 'undecided'],
+    ['an input rule (strict)', inputRule('input')((yup) => yup.object({})), 'undecided'],
+    ['or(contextual allow, plain)', or(rule('yes', { cache: 'contextual' })(() => true), rule('plain-or')(() => false)), 'allow'],
+  ])('before execution, below the root: %s is %s', async (_name, shieldRule, expected) => {
+    expect(await decide(shieldRule, user('1'))).toBe(expected);
+  });
+
+  it('judges any rule on the root value, which exists before execution', async () => {
+    const onRoot = async (shieldRule: ShieldRule) => (await evaluateRule(shieldRule, undefined, {}, context(user('1')), info, shieldOptions)).kind;
+    expect(await onRoot(rule('plain-root')(() => true))).toBe('allow');
+    expect(await onRoot(rule('reads-root')((parent: unknown) => parent === undefined))).toBe('allow');
+  });
+
+  it('turns a rule\'s string into a FORBIDDEN denial with that message, as shield returns it, and a thrown error into a logged denial', async () => {
     const said = rule('says')(() => 'no way');
     const ctx = context(user('1'));
-    const decision = await evaluateRule(said, NO_PARENT, {}, ctx, info, shieldOptions);
-    expect(decision).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+    const decision = await evaluateRule(said, undefined, {}, ctx, info, shieldOptions);
+    expect(decision.kind === 'deny' && [decision.error.message, decision.error.extensions['code']]).toEqual(['no way', 'FORBIDDEN']);
+    const returned = await evaluateRule(rule('returns')(() => new Error('not yours')), undefined, {}, ctx, info, shieldOptions);
+    expect(returned.kind === 'deny' && [returned.error.message, returned.error.extensions['code']]).toEqual(['not yours', 'FORBIDDEN']);
     const throws = rule('throws')(() => {
       throw new Error('boom');
     });
-    expect(await evaluateRule(throws, NO_PARENT, {}, ctx, info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+    expect(await evaluateRule(throws, undefined, {}, ctx, info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
     expect(ctx.errors).toEqual([new Error('boom')]);
   });
 
@@ -127,13 +146,54 @@ describe('three-valued evaluation before execution', () => {
     const throws = rule('throws-under-not')(() => {
       throw new Error('boom');
     });
-    expect(await evaluateRule(not(throws), NO_PARENT, {}, context(user('1')), info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+    expect(await evaluateRule(not(throws), undefined, {}, context(user('1')), info, shieldOptions)).toEqual({ kind: 'deny', error: shieldOptions.fallbackError });
+  });
+
+  it('returns not()\'s own error when the rule it negates allows', async () => {
+    const decision = await evaluateRule(not(allow, new GraphQLError('already a member', { extensions: { code: 'CONFLICT' } })), undefined, {}, context(user('1')), info, shieldOptions);
+    expect(decision.kind === 'deny' && [decision.error.message, decision.error.extensions['code']]).toEqual(['already a member', 'CONFLICT']);
   });
 
   it('passes a rule\'s GraphQLError through', async () => {
     const explained = rule('explained')(() => new GraphQLError('members only', { extensions: { code: 'FORBIDDEN' } }));
-    const decision = await evaluateRule(explained, NO_PARENT, {}, context(anonymous), info, shieldOptions);
+    const decision = await evaluateRule(explained, undefined, {}, context(anonymous), info, shieldOptions);
     expect(decision.kind === 'deny' && decision.error.message).toBe('members only');
+  });
+});
+
+describe('rules from a second copy of graphql-shield', () => {
+  // A config module may bring its own graphql-shield (another version, hoisted elsewhere): its classes are not this
+  // process's. A real second copy, loaded from a folder of its own.
+  const copyRoot = join(new URL('..', import.meta.url).pathname, 'node_modules', '.shield-copy');
+  let copy: typeof import('graphql-shield');
+  const info = {} as GraphQLResolveInfo;
+  const decide = async (shieldRule: ShieldRule, principal: Principal, parent: unknown = NO_PARENT) =>
+    (await evaluateRule(shieldRule, parent, {}, context(principal), info, shieldOptions)).kind;
+
+  beforeAll(async () => {
+    await rm(copyRoot, { recursive: true, force: true });
+    await cp(join(new URL('..', import.meta.url).pathname, 'node_modules', 'graphql-shield'), join(copyRoot, 'node_modules', 'graphql-shield'), { recursive: true });
+    copy = (await import(join(copyRoot, 'node_modules', 'graphql-shield', 'esm', 'index.js'))) as typeof import('graphql-shield');
+  });
+  afterAll(() => rm(copyRoot, { recursive: true, force: true }));
+
+  it('is another copy indeed', () => {
+    expect(copy.allow).not.toBe(allow);
+    expect((copy.and() as object).constructor).not.toBe((and() as object).constructor);
+  });
+
+  it('is recognised, evaluated with shield\'s semantics, and accepted by the config', async () => {
+    const own = copy.rule('copy-contextual', { cache: 'contextual' })((_parent, _args, ctx: AuthzContext) => ctx.principal.kind === 'user');
+    const owner = copy.rule('copy-owner', { cache: 'strict', fragment: 'fragment O on User { id }' })((parent: { id?: string }, _args, ctx: AuthzContext) => ctx.principal.kind === 'user' && parent.id === ctx.principal.subject);
+    const tree = copy.or(copy.and(own, owner), copy.not(copy.allow));
+    expect(await decide(tree, user('1'))).toBe('undecided');
+    expect(await decide(tree, user('1'), { id: '1' })).toBe('allow');
+    expect(await decide(tree, user('1'), { id: '2' })).toBe('deny');
+    expect(await decide(tree, anonymous)).toBe('deny');
+    const config = loadConfig({}, { module: { policy: { ruleTree: { ...(ruleTree as object), User: { ...(ruleTree as Record<string, object>)['User'], email: tree } }, policies } } });
+    const compiled = compilePolicy(apiSchemaOf(readFileSyncText(COMMITTED_SUPERGRAPH)), readFileSyncText(COMMITTED_SUPERGRAPH), config.policy);
+    const schema = apiSchemaOf(readFileSyncText(COMMITTED_SUPERGRAPH));
+    expect(compiled.field(schema.getType('User') as Parameters<typeof compiled.field>[0], 'email').reads.map((read) => read.name.value)).toEqual(['id']);
   });
 });
 
@@ -152,7 +212,7 @@ describe('compiling the policy against a supergraph', () => {
     const type = (name: string) => schema.getType(name) as Parameters<typeof compiled.field>[0];
     expect(compiled.field(type('Query'), 'me').sources).toEqual(['rule tree', '@authenticated']);
     expect(compiled.field(type('Product'), 'costPrice').sources).toEqual(['rule tree', '@policy']);
-    expect(compiled.field(type('User'), 'email').parentFields).toEqual(['id']);
+    expect(compiled.field(type('User'), 'email').reads.map((read) => read.name.value)).toEqual(['id']);
   });
 
   it('lists fields that fall back to deny, and warns of @policy names with no rule and rules for missing fields', () => {

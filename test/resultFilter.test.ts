@@ -1,99 +1,93 @@
 import { readFileSync } from 'node:fs';
-import { GraphQLError, parse, visit, type DocumentNode, type FieldNode } from 'graphql';
+import { getOperationAST, parse } from 'graphql';
+import { allow, deny, type IRules } from 'graphql-shield';
 import { describe, expect, it } from 'vitest';
 import demoConfig from '../gateway.config.js';
+import { costModel } from '../src/analysis/costModel.js';
+import { coercedVariables, fragmentsOf } from '../src/analysis/graphqlSelections.js';
+import { analyzeOperation } from '../src/analysis/operationAnalysis.js';
 import { apiSchemaOf } from '../src/authz/accessMatrix.js';
 import type { AuthzContext } from '../src/authz/authzContext.js';
-import type { OperationCheck } from '../src/authz/checkOperation.js';
-import { compilePolicy } from '../src/authz/compilePolicy.js';
-import { createResultFilter } from '../src/authz/resultFilter.js';
+import { checkOperation } from '../src/authz/checkOperation.js';
+import { compilePolicy, type CompiledPolicy } from '../src/authz/compilePolicy.js';
+import { filterResult } from '../src/authz/resultFilter.js';
 import type { Principal } from '../src/auth/principal.js';
 import { loadConfig } from '../src/config/index.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
 
+// The result filter in process: the demo's schema, a real check of each operation, and by hand the data the gateway's
+// result shaping would give for the rewritten operation (with the `__authz_` aliases the rewrite adds).
+
 const supergraph = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
 const schema = apiSchemaOf(supergraph);
-const policy = compilePolicy(schema, supergraph, loadConfig({}, { module: demoConfig }).policy);
-const filter = createResultFilter(schema, policy);
+const model = costModel(parse(supergraph));
+const compile = (ruleTree: IRules) => compilePolicy(schema, supergraph, loadConfig({}, { module: { policy: { ruleTree, policies: { admin: allow, public: allow } } } }).policy);
+const demoPolicy = compilePolicy(schema, supergraph, loadConfig({}, { module: demoConfig }).policy);
 
-const authz = (principal: Principal): AuthzContext => ({
-  principal,
-  requestId: 'unit',
-  fetchEntity: async () => {
-    throw new Error('no lookups here');
-  },
-  _shield: { cache: {} },
-  onRuleError: () => undefined,
-});
 const USER_1: Principal = { kind: 'user', subject: '1', roles: [], scopes: [] };
+const ANONYMOUS: Principal = { kind: 'anonymous' };
 
-/** The field nodes of a document by their path of names, to build a check by hand. */
-function fieldsOf(document: DocumentNode): Map<string, FieldNode> {
-  const byPath = new Map<string, FieldNode>();
-  const names: string[] = [];
-  visit(document, {
-    Field: {
-      enter(node) {
-        names.push(node.alias?.value ?? node.name.value);
-        byPath.set(names.join('.'), node);
-      },
-      leave() {
-        names.pop();
-      },
+async function run(query: string, principal: Principal, data: Record<string, unknown>, policy: CompiledPolicy = demoPolicy) {
+  const document = parse(query);
+  const operation = getOperationAST(document);
+  if (!operation) throw new Error('no operation');
+  const variables = coercedVariables(schema, operation, {}) ?? {};
+  const analysis = analyzeOperation({ schema, operation, fragments: fragmentsOf(document), variables, model, defaults: { listSize: 10 } });
+  const authz: AuthzContext = {
+    principal,
+    requestId: 'unit',
+    fetchEntity: async () => {
+      throw new Error('no lookups here');
     },
-  });
-  return byPath;
+    _shield: { cache: {} },
+    onRuleError: () => undefined,
+  };
+  const check = await checkOperation({ schema, analysis, policy, context: authz });
+  const result = await filterResult({ schema, analysis, check, policy, authz, data: structuredClone(data) });
+  return { ...result, errors: result.errors.map((error) => ({ message: error.message, path: error.path, code: error.extensions['code'] })) };
 }
 
-const emptyCheck = (): OperationCheck => ({ denied: new Map(), guarded: new Set(), parentFields: new Map(), abstractSelections: new Set() });
-const FORBIDDEN = new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
-
-describe('the result filter: the client\'s document run over the gateway\'s result', () => {
-  it('decides a guarded field on each object, from the parent field fetched under the gateway\'s alias, and never returns that alias', async () => {
-    const document = parse('{ users { id name email } }');
-    const check = emptyCheck();
-    check.guarded.add(fieldsOf(document).get('users.email') as FieldNode);
-    const data = {
+describe('the result filter: what the check could not decide, decided on the gateway\'s result', () => {
+  it('decides a guarded field on each object, from the field fetched under the gateway\'s alias, and never returns that alias', async () => {
+    const result = await run('{ users { id name email } }', USER_1, {
       users: [
-        { id: '1', name: 'Ada', email: 'ada@example.com', __authz_id: '1' },
-        { id: '2', name: 'Alan', email: 'alan@example.com', __authz_id: '2' },
+        { id: '1', name: 'Ada', email: 'ada@example.com', __authz_User__id: '1' },
+        { id: '2', name: 'Alan', email: 'alan@example.com', __authz_User__id: '2' },
       ],
-    };
-    const result = await filter({ document, operationName: undefined, variables: undefined, data, check, authz: authz(USER_1) });
+    });
     expect(result.data).toEqual({ users: [{ id: '1', name: 'Ada', email: 'ada@example.com' }, { id: '2', name: 'Alan', email: null }] });
-    expect(result.errors?.map((error) => [error.message, error.path, error.extensions['code']])).toEqual([['Not authorised', ['users', 1, 'email'], 'FORBIDDEN']]);
+    expect(JSON.stringify(result.data)).not.toContain('__authz');
+    expect(result.errors).toEqual([{ message: 'Not authorised', path: ['users', 1, 'email'], code: 'FORBIDDEN' }]);
   });
 
-  it('reads the parent only from the gateway\'s alias: a client field of the same name does not count', async () => {
+  it('reads what a rule declares only from the gateway\'s alias: a client field of the same name does not count', async () => {
     // The object's own `id` says 1, but what the gateway fetched for the rule says 2: the rule sees 2, and denies.
-    const document = parse('{ users { id email } }');
-    const check = emptyCheck();
-    check.guarded.add(fieldsOf(document).get('users.email') as FieldNode);
-    const result = await filter({ document, operationName: undefined, variables: undefined, data: { users: [{ id: '1', email: 'x@example.com', __authz_id: '2' }] }, check, authz: authz(USER_1) });
+    const result = await run('{ users { id email } }', USER_1, { users: [{ id: '1', email: 'x@example.com', __authz_User__id: '2' }] });
     expect(result.data).toEqual({ users: [{ id: '1', email: null }] });
   });
 
-  it('answers a field denied before execution with its error at its path, the rest as the plan returned it', async () => {
-    const document = parse('{ product(upc: "1") { name costPrice } }');
-    const check = emptyCheck();
-    check.denied.set(fieldsOf(document).get('product.costPrice') as FieldNode, FORBIDDEN);
-    const result = await filter({ document, operationName: undefined, variables: undefined, data: { product: { name: 'Table' } }, check, authz: authz(USER_1) });
-    expect(result.data).toEqual({ product: { name: 'Table', costPrice: null } });
-    expect(result.errors?.map((error) => [error.path, error.extensions['code']])).toEqual([[['product', 'costPrice'], 'FORBIDDEN']]);
+  it('lets a rule see a read that came back null as null, and leaves the client\'s object as it was', async () => {
+    const result = await run('{ users { name email } }', USER_1, { users: [{ name: 'Ada', email: 'ada@example.com', __authz_User__id: null }] });
+    expect(result.data).toEqual({ users: [{ name: 'Ada', email: null }] });
+    expect(result.errors).toEqual([{ message: 'Not authorised', path: ['users', 0, 'email'], code: 'FORBIDDEN' }]);
   });
 
-  it('propagates the null of a denied non-null field to its nullable parent, as GraphQL requires', async () => {
-    const document = parse('{ users { id name } }');
-    const check = emptyCheck();
-    check.denied.set(fieldsOf(document).get('users.id') as FieldNode, FORBIDDEN);
-    const result = await filter({ document, operationName: undefined, variables: undefined, data: { users: [{ name: 'Ada' }] }, check, authz: authz(USER_1) });
+  it('answers a field denied before execution with its error at its path, in the client\'s order, the rest as the plan returned it', async () => {
+    // The rewrite removed costPrice: the shaped result has no such key.
+    const result = await run('{ product(upc: "1") { costPrice name } }', ANONYMOUS, { product: { name: 'Table' } });
+    expect(JSON.stringify(result.data)).toBe('{"product":{"costPrice":null,"name":"Table"}}');
+    expect(result.errors).toEqual([{ message: 'Not authorised', path: ['product', 'costPrice'], code: 'FORBIDDEN' }]);
+  });
+
+  it('propagates the null of a denied non-null field to its nearest nullable parent, with one error', async () => {
+    const policy = compile({ Query: allow, User: { id: deny, name: allow } });
+    const result = await run('{ users { id name } }', USER_1, { users: [{ name: 'Ada' }] }, policy);
     expect(result.data).toEqual({ users: [null] });
-    expect(result.errors?.[0]?.path).toEqual(['users', 0, 'id']);
+    expect(result.errors).toEqual([{ message: 'Not authorised', path: ['users', 0, 'id'], code: 'FORBIDDEN' }]);
   });
 
-  it('keeps the client\'s aliases and shape, and adds no error when nothing is denied', async () => {
-    const document = parse('{ best: topProducts(first: 1) { title: name } }');
-    const result = await filter({ document, operationName: undefined, variables: undefined, data: { best: [{ title: 'Table' }] }, check: emptyCheck(), authz: authz(USER_1) });
-    expect(result).toEqual({ data: { best: [{ title: 'Table' }] } });
+  it('keeps the client\'s aliases and shape where a guarded field is allowed', async () => {
+    const result = await run('{ people: users { who: name mail: email } }', USER_1, { people: [{ who: 'Ada', mail: 'ada@example.com', __authz_User__id: '1' }] });
+    expect(result).toEqual({ data: { people: [{ who: 'Ada', mail: 'ada@example.com' }] }, errors: [] });
   });
 });

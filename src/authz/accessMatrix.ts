@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import { acknowledgeEnforcedSecurityFeatures } from '../supergraph/securityFeatures.js';
 import type { AuthzContext } from './authzContext.js';
 import { compilePolicy, type Policy } from './compilePolicy.js';
-import { evaluateRule, isShieldRule, NO_PARENT, type ShieldRule } from './ruleEvaluation.js';
+import { childRules, evaluateRule, isShieldRule, leafName, NO_PARENT, type ShieldRule } from './ruleEvaluation.js';
 
 /** What a caller class gets on a field: `allow`, `deny`, `owner` (decided on the object: ownership), `lookup` (decided on data the rule fetches). */
 export type Access = 'allow' | 'deny' | 'owner' | 'lookup';
@@ -39,6 +39,7 @@ export async function accessMatrix(supergraphSdl: string, policy: Policy): Promi
   const callers = callerClasses(policy, supergraphSdl);
 
   const rows = [];
+  const rootTypes = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]);
   const types = Object.values(schema.getTypeMap()).filter(isObjectType).filter((type) => !isIntrospectionType(type)).sort((a, b) => a.name.localeCompare(b.name));
   for (const type of types) {
     for (const field of Object.values(type.getFields())) {
@@ -58,7 +59,9 @@ export async function accessMatrix(supergraphSdl: string, policy: Policy): Promi
           },
         };
         const info = { fieldName: field.name, parentType: type, returnType: field.type, schema } as GraphQLResolveInfo;
-        const decision = await evaluateRule(fieldPolicy.rule, NO_PARENT, placeholderArguments(field.args), context, info, compiled.options);
+        // A root field's parent is the root value, there before execution: its rule is judged then, as the gateway does.
+        const parent = rootTypes.has(type) ? undefined : NO_PARENT;
+        const decision = await evaluateRule(fieldPolicy.rule, parent, placeholderArguments(field.args), context, info, compiled.options);
         access.push(decision.kind === 'allow' ? 'allow' : decision.kind === 'undecided' ? 'owner' : lookup ? 'lookup' : 'deny');
       }
       rows.push({ field: `${type.name}.${field.name}`, access, sources: fieldPolicy.sources });
@@ -116,8 +119,9 @@ function leafRuleNames(policy: Policy): Set<string> {
   const walk = (shieldRule: ShieldRule): void => {
     if (seen.has(shieldRule)) return;
     seen.add(shieldRule);
-    if ('getRules' in shieldRule) shieldRule.getRules().forEach(walk);
-    else names.add(shieldRule.name);
+    const name = leafName(shieldRule);
+    if (name !== undefined) names.add(name);
+    childRules(shieldRule).forEach(walk);
   };
   // The tree as graphql-shield reads it: a rule for everything, or per type a rule or a map of field rules.
   const tree = policy.ruleTree;

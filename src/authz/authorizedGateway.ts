@@ -13,8 +13,9 @@ import { checkOperation, type OperationCheck } from './checkOperation.js';
 import { compilePolicy, type CompiledPolicy, type Policy } from './compilePolicy.js';
 import { entityFetcher } from './entityFetcher.js';
 import type { SupergraphFacts } from '../supergraph/supergraphFacts.js';
-import { createResultFilter, type ResultFilter } from './resultFilter.js';
-import { rewriteDocument } from './rewriteDocument.js';
+import { filterResult } from './resultFilter.js';
+import { AUTHZ_ALIAS_PREFIX, rewriteDocument } from './rewriteDocument.js';
+import { createRewrittenExecution, type RewrittenExecution } from './rewrittenExecution.js';
 
 export interface AuthorizationOptions {
   policy: Policy;
@@ -32,12 +33,16 @@ export interface AuthorizationOptions {
    * looking a review's author up): work done for the caller whatever the outcome.
    */
   charge?: (requestContext: GatewayGraphQLRequestContext<GatewayContext>, outcome: { analysis: OperationAnalysis; lookups: number; admitted: boolean }) => Promise<void>;
+  /** The size of the plan cache for rewritten operations (see `createRewrittenExecution`). */
+  planCacheMiB: number;
+  /** Told of every plan a rewritten operation looked up, as the gateway's own `experimental_didResolveQueryPlan`. */
+  onPlan?: (requestContext: GatewayGraphQLRequestContext<GatewayContext>, hit: boolean) => void;
 }
 
 /** Everything authorization derives from one supergraph, built when it loads. */
 interface SchemaState {
   policy: CompiledPolicy;
-  filter: ResultFilter;
+  execution: RewrittenExecution;
   owner: (typename: string, field: string) => string | undefined;
 }
 
@@ -59,10 +64,20 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
   const { logger } = options;
   const states = new WeakMap<GraphQLSchema, SchemaState | Error>();
 
-  const prepare = ({ apiSchema, document, owner }: SupergraphFacts): void => {
+  const prepare = ({ apiSchema, document, sdl, subgraphNames, owner }: SupergraphFacts): void => {
     try {
       const policy = compilePolicy(apiSchema, document, options.policy);
-      states.set(apiSchema, { policy, filter: createResultFilter(apiSchema, policy), owner });
+      const execution = createRewrittenExecution({
+        sdl,
+        apiSchema,
+        policy,
+        subgraphNames,
+        dataSource: options.dataSource,
+        planCacheMiB: options.planCacheMiB,
+        logger,
+        ...(options.onPlan === undefined ? {} : { onPlan: options.onPlan }),
+      });
+      states.set(apiSchema, { policy, execution, owner });
       for (const warning of policy.warnings) logger.warn({ warning }, 'access policy');
       const log = policy.uncovered.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
       log({ deniedByFallback: policy.uncovered.length, fields: policy.uncovered }, `${policy.uncovered.length} fields have no rule and fall back to deny`);
@@ -110,29 +125,20 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
     await options.charge?.(gatewayRequest, { analysis, lookups, admitted: true });
     if (check.denied.size === 0 && check.guarded.size === 0) return execute(requestContext);
 
-    const rewritten = rewriteDocument(document, check);
-    const response = await execute({
-      ...requestContext,
-      document: rewritten,
-      // The gateway caches plans by queryHash: the rewritten document must not share the original's.
-      queryHash: rewrittenHash(requestContext.queryHash, check, rewritten),
-    });
-    if (response.data === undefined || response.data === null) return response;
-    const filtered = await state.filter({
-      document,
-      operationName: requestContext.operationName ?? undefined,
-      variables: requestContext.request.variables,
-      data: response.data,
-      check,
-      authz,
-    });
-    const denial = filtered.errors?.find((error) => error.extensions['code'] === ErrorCode.Forbidden);
+    const documents = rewriteDocument(document, check);
+    const response = await state.execution.execute(gatewayRequest, documents, rewrittenHash(requestContext.queryHash, check, documents.planned));
+    const subgraphErrors = withoutAddedFields(response.errors, (error) => logger.warn({ err: error, requestId: context.requestId }, 'a field fetched for an access rule failed: the rule sees it missing'));
+    if (response.data === undefined || response.data === null) return { ...response, ...(subgraphErrors === undefined ? {} : { errors: subgraphErrors }) };
+    const filtered = await filterResult({ schema: requestContext.schema, analysis, check, policy: state.policy, authz, data: response.data });
+    const denial = filtered.errors.find((error) => error.extensions['code'] === ErrorCode.Forbidden);
     if (denial !== undefined && options.deniedQueryFields === 'reject') {
       // Decided on the data: the plan ran (a query, so nothing changed), but the caller gets none of it.
       throw policyError(new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } }));
     }
-    const errors = [...(response.errors ?? []), ...(filtered.errors ?? [])];
-    return { ...response, data: filtered.data ?? null, ...(errors.length > 0 ? { errors } : {}) };
+    const errors = [...(subgraphErrors ?? []), ...filtered.errors];
+    const extensions = withoutAddedCompletionErrors(response.extensions);
+    const { extensions: _, errors: __, ...rest } = response;
+    return { ...rest, data: filtered.data, ...(errors.length > 0 ? { errors } : {}), ...(extensions === undefined ? {} : { extensions }) };
   };
 
   return {
@@ -151,13 +157,43 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
  * positions of removed and guarded fields and of the selection sets that gained fields). The rewrite is a function of
  * exactly these, so equal hashes mean equal documents, without printing the document on every request.
  */
-function rewrittenHash(queryHash: string, check: OperationCheck, rewritten: DocumentNode): string {
-  const nodes = [...check.denied.keys(), ...check.guarded, ...check.parentFields.keys(), ...check.abstractSelections];
+function rewrittenHash(queryHash: string, check: OperationCheck, planned: DocumentNode): string {
+  const nodes = [...check.removed, ...check.reads.keys(), ...check.typenames];
   // A document parsed without locations has no positions to go on: hash the printed rewrite instead.
-  if (nodes.some((node) => node.loc === undefined)) return createHash('sha256').update(print(rewritten)).digest('hex');
+  if (nodes.some((node) => node.loc === undefined)) return createHash('sha256').update(print(planned)).digest('hex');
   const positions = (of: Iterable<{ loc?: { start: number } | undefined }>) => [...of].map((node) => node.loc?.start).sort((a = 0, b = 0) => a - b).join(',');
-  const added = [...check.parentFields].map(([selectionSet, fields]) => `${selectionSet.loc?.start}:${[...fields].sort().join('+')}`).sort().join(',');
-  return createHash('sha256')
-    .update(`${queryHash}|d${positions(check.denied.keys())}|g${positions(check.guarded)}|a${added}|t${positions(check.abstractSelections)}`)
-    .digest('hex');
+  const added = [...check.reads]
+    .map(([selectionSet, byType]) => `${selectionSet.loc?.start}:${[...byType].map(([type, reads]) => `${type}=${[...reads].map((read) => print(read)).sort().join('+')}`).sort().join(';')}`)
+    .sort()
+    .join(',');
+  return createHash('sha256').update(`${queryHash}|r${positions(check.removed)}|a${added}|t${positions(check.typenames)}`).digest('hex');
+}
+
+/** Whether an error's path passes through a field the gateway added for a rule (the client never asked for it). */
+function inAddedField(path: readonly (string | number)[] | undefined): boolean {
+  return path?.some((key) => typeof key === 'string' && key.startsWith(AUTHZ_ALIAS_PREFIX)) ?? false;
+}
+
+/**
+ * The subgraphs' errors without those in fields fetched only for rules: the client did not select them, so it gets
+ * no error for them (each is logged); the rule sees the field missing and decides.
+ */
+function withoutAddedFields(errors: readonly GraphQLError[] | undefined, log: (error: GraphQLError) => void): GraphQLError[] | undefined {
+  if (errors === undefined) return undefined;
+  const kept = errors.filter((error) => {
+    if (!inAddedField(error.path)) return true;
+    log(error);
+    return false;
+  });
+  return kept.length > 0 ? kept : undefined;
+}
+
+/** The gateway reports value completion problems in `extensions.valueCompletion`: those of added fields go too. */
+function withoutAddedCompletionErrors(extensions: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const completion = extensions?.['valueCompletion'];
+  if (extensions === undefined || !Array.isArray(completion)) return extensions;
+  const kept = completion.filter((error: { path?: (string | number)[] }) => !inAddedField(error.path));
+  if (kept.length === completion.length) return extensions;
+  const { valueCompletion: _, ...rest } = extensions;
+  return kept.length > 0 ? { ...rest, valueCompletion: kept } : Object.keys(rest).length > 0 ? rest : undefined;
 }

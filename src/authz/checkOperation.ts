@@ -1,19 +1,38 @@
-import type { FieldNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, SelectionSetNode } from 'graphql';
-import type { ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
+import {
+  Kind,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLCompositeType,
+  type GraphQLError,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+import type { FieldSelection, ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { AuthzContext } from './authzContext.js';
 import type { CompiledPolicy } from './compilePolicy.js';
 import { evaluateRule, NO_PARENT } from './ruleEvaluation.js';
 
 /** What the check before execution found in one operation. */
 export interface OperationCheck {
-  /** Fields denied outright, with the error to report at each. */
-  denied: Map<FieldNode, GraphQLError>;
-  /** Fields whose rule reads the parent object: decided after execution. */
-  guarded: Set<FieldNode>;
-  /** Parent fields to fetch for guarded fields, by the selection set that selects them. */
-  parentFields: Map<SelectionSetNode, Set<string>>;
-  /** Selection sets of abstract type, which need `__typename` to tell the object type after execution. */
-  abstractSelections: Set<SelectionSetNode>;
+  /** Fields denied outright (on one object type), with the error to report at each. */
+  denied: Map<FieldSelection, GraphQLError>;
+  /** Field nodes no subgraph is asked for: every selection they stand for is denied. */
+  removed: Set<FieldNode>;
+  /** Fields whose rule may read the parent object: decided after execution, on each object. */
+  guarded: Set<FieldSelection>;
+  /**
+   * Fields to fetch for the rules of guarded fields, by the selection set the guarded field is written in and the
+   * object type whose rule reads them.
+   */
+  reads: Map<SelectionSetNode, Map<string, Set<FieldNode>>>;
+  /** Selection sets that need `__typename`, to tell each object's type after execution. */
+  typenames: Set<SelectionSetNode>;
+  /** The selections the result filter must walk: they, or selections below them, hold something to decide. */
+  visit: Set<ObjectSelection>;
 }
 
 type Path = GraphQLResolveInfo['path'];
@@ -21,10 +40,14 @@ type Path = GraphQLResolveInfo['path'];
 /**
  * Decides every field the operation will execute, reading the request's analysis (`analyzeOperation`), which has
  * collected the fields as execution would: fragments expanded, `@skip`/`@include` honoured, aliases followed, merged
- * by response key, and on abstract types every possible object type apart (a field denied for one of them is denied).
- * Each shared selection is checked once, so the work is linear in the document. Each field's rule is evaluated with
- * no parent yet; a rule that needs the parent makes the field guarded. Fields below a denied field are not looked at:
- * they will not run. Introspection fields are left to the introspection setting.
+ * by response key, and on abstract types every possible object type apart. Each shared selection is checked once, so
+ * the work is linear in the document. Fields below a denied field are not looked at: they will not run.
+ * Introspection fields are left to the introspection setting.
+ *
+ * A root field's parent is the root value, which exists before execution: its rule is decided here, whatever it
+ * reads. Below the root a rule is decided here only if it cannot depend on its parent (graphql-shield's `cache:
+ * 'contextual'`); otherwise the field is guarded: it is fetched, and its rule runs after execution on each object,
+ * with the fields its `fragment` declares fetched for it.
  */
 export async function checkOperation(input: {
   schema: GraphQLSchema;
@@ -34,15 +57,22 @@ export async function checkOperation(input: {
 }): Promise<OperationCheck> {
   const { schema, analysis, policy, context } = input;
   const { fragments, variables } = analysis;
-  const check: OperationCheck = { denied: new Map(), guarded: new Set(), parentFields: new Map(), abstractSelections: new Set() };
+  const check: OperationCheck = { denied: new Map(), removed: new Set(), guarded: new Set(), reads: new Map(), typenames: new Set(), visit: new Set() };
   const checked = new Set<ObjectSelection>();
+  // A node stands for one selection per object type it is collected on: it is removed only if all of them are denied.
+  const deniedNodes = new Set<FieldNode>();
+  const neededNodes = new Set<FieldNode>();
+  let containerTypes: Map<SelectionSetNode, GraphQLCompositeType | undefined> | undefined;
 
   const walk = async (selection: ObjectSelection, path: Path | undefined): Promise<void> => {
     if (checked.has(selection)) return;
     checked.add(selection);
     for (const field of selection.fields) {
       const { definition, parentType, fieldName, responseKey, nodes } = field;
-      if (definition === undefined) continue;
+      if (definition === undefined) {
+        for (const node of nodes) neededNodes.add(node);
+        continue;
+      }
       const info = {
         fieldName,
         fieldNodes: nodes,
@@ -56,24 +86,103 @@ export async function checkOperation(input: {
         variableValues: variables,
       } as GraphQLResolveInfo;
       const fieldPolicy = policy.field(parentType, fieldName);
-      const decision = await evaluateRule(fieldPolicy.rule, NO_PARENT, { ...field.args }, context, info, policy.options);
+      const parent = path === undefined ? undefined : NO_PARENT;
+      const decision = await evaluateRule(fieldPolicy.rule, parent, { ...field.args }, context, info, policy.options);
       if (decision.kind === 'deny') {
-        for (const node of nodes) if (!check.denied.has(node)) check.denied.set(node, decision.error);
+        check.denied.set(field, decision.error);
+        for (const node of nodes) deniedNodes.add(node);
         continue;
       }
+      for (const node of nodes) neededNodes.add(node);
       if (decision.kind === 'undecided') {
-        for (const node of nodes) check.guarded.add(node);
-        for (const container of field.containers) {
-          const wanted = check.parentFields.get(container) ?? new Set<string>();
-          for (const parentField of fieldPolicy.parentFields) wanted.add(parentField);
-          check.parentFields.set(container, wanted);
+        check.guarded.add(field);
+        if (fieldPolicy.reads.length > 0) {
+          for (const container of field.containers) {
+            const byType = check.reads.get(container) ?? new Map<string, Set<FieldNode>>();
+            const reads = byType.get(parentType.name) ?? new Set<FieldNode>();
+            for (const read of fieldPolicy.reads) reads.add(read);
+            byType.set(parentType.name, reads);
+            check.reads.set(container, byType);
+            // Added under `... on Type` where the selection set is of an interface or union: the type condition is
+            // matched by each object's `__typename`, which the planner then fetches (unless the client selects it).
+            containerTypes ??= selectionSetTypes(schema, analysis);
+            if (containerTypes.get(container) !== parentType && !selectsTypename(selection)) check.typenames.add(container);
+          }
         }
       }
-      if (field.abstract) for (const node of nodes) if (node.selectionSet !== undefined) check.abstractSelections.add(node.selectionSet);
       for (const child of field.children) await walk(child, { prev: path, key: responseKey, typename: undefined });
     }
   };
 
-  if (analysis.root !== undefined) await walk(analysis.root, undefined);
+  if (analysis.root !== undefined) {
+    await walk(analysis.root, undefined);
+    for (const node of deniedNodes) if (!neededNodes.has(node)) check.removed.add(node);
+    if (check.denied.size > 0 || check.guarded.size > 0) markVisits(analysis.root, check);
+  }
   return check;
+}
+
+/**
+ * Marks, bottom-up, the selections the result filter must walk: those holding a denied or guarded field, and those
+ * above them. Where such a walk passes through a field of abstract type, each object's type must be told: the field
+ * gets `__typename`, unless the client selects it there already.
+ */
+function markVisits(root: ObjectSelection, check: OperationCheck): void {
+  const pass = () => {
+    const memo = new Map<ObjectSelection, boolean>();
+    const needs = (selection: ObjectSelection): boolean => {
+      const known = memo.get(selection);
+      if (known !== undefined) return known;
+      memo.set(selection, false); // a cycle (never valid) needs nothing more
+      let needed = false;
+      for (const field of selection.fields) {
+        // An object collected from a selection set that gained `__typename` is walked, to take it out again.
+        if (field.containers.some((container) => check.typenames.has(container))) needed = true;
+        if (check.denied.has(field)) {
+          needed = true;
+          continue;
+        }
+        if (check.guarded.has(field)) needed = true;
+        let below = false;
+        for (const child of field.children) if (needs(child)) below = true;
+        // A node written once and collected in several places (a fragment's) gets `__typename` in all of them: every
+        // object it reaches is walked, to take it out again.
+        if (!below && !field.nodes.some((node) => node.selectionSet !== undefined && check.typenames.has(node.selectionSet))) continue;
+        needed = true;
+        if (field.abstract && !field.children.every(selectsTypename)) {
+          const selectionSet = field.nodes[0]?.selectionSet;
+          if (selectionSet !== undefined) check.typenames.add(selectionSet);
+        }
+        // Every object under a field with something to decide is walked: one whose type has nothing to decide still
+        // loses the `__typename` the walk needed.
+        for (const child of field.children) check.visit.add(child);
+      }
+      memo.set(selection, needed);
+      if (needed) check.visit.add(selection);
+      return needed;
+    };
+    needs(root);
+    check.visit.add(root);
+  };
+  // Adding `__typename` to a shared node can make more places need a walk, and so more `__typename`: to a fixpoint
+  // (the set only grows, and is bounded by the document's selection sets).
+  let added: number;
+  do {
+    added = check.typenames.size;
+    check.visit.clear();
+    pass();
+  } while (check.typenames.size !== added);
+}
+
+/** The type of every selection set of the operation and its fragments (an object, interface or union type). */
+function selectionSetTypes(schema: GraphQLSchema, analysis: OperationAnalysis): Map<SelectionSetNode, GraphQLCompositeType | undefined> {
+  const types = new Map<SelectionSetNode, GraphQLCompositeType | undefined>();
+  const typeInfo = new TypeInfo(schema);
+  const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [analysis.operation, ...Object.values(analysis.fragments)] };
+  visit(document, visitWithTypeInfo(typeInfo, { SelectionSet: (node) => void types.set(node, typeInfo.getParentType() ?? undefined) }));
+  return types;
+}
+
+function selectsTypename(selection: ObjectSelection): boolean {
+  return selection.fields.some((field) => field.responseKey === '__typename' && field.fieldName === '__typename');
 }

@@ -4,9 +4,11 @@ import {
   isObjectType,
   Kind,
   parse,
+  print,
   valueFromASTUntyped,
   type DirectiveNode,
   type DocumentNode,
+  type FieldNode,
   type GraphQLObjectType,
   type GraphQLSchema,
 } from 'graphql';
@@ -26,8 +28,11 @@ export interface FieldPolicy {
   rule: ShieldRule;
   /** False when nothing names the field and the fallback rule decides it. */
   explicit: boolean;
-  /** Fields of the parent object the rule reads (from its fragments), fetched for it even if the client did not ask. */
-  parentFields: readonly string[];
+  /**
+   * Fields of the parent object the rule reads (the top-level fields of its fragments, with their arguments and
+   * selections), fetched for it even if the client did not ask.
+   */
+  reads: readonly FieldNode[];
   /** Where the rule comes from, for the access matrix: `rule tree`, `@authenticated`, ... */
   sources: readonly string[];
 }
@@ -59,6 +64,13 @@ export function compilePolicy(schema: GraphQLSchema, supergraph: string | Docume
   const fields = new Map<string, FieldPolicy>();
   const uncovered: string[] = [];
   checkRuleTreeNamesExist(schema, policy.ruleTree, warnings);
+  // One read per field of a type, whichever rules read it: fetched once under one alias.
+  const reads = new Map<string, Map<string, FieldNode>>();
+  const readsOfType = (typeName: string) => {
+    let byName = reads.get(typeName);
+    if (byName === undefined) reads.set(typeName, (byName = new Map()));
+    return byName;
+  };
 
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || isIntrospectionType(type)) continue;
@@ -76,7 +88,7 @@ export function compilePolicy(schema: GraphQLSchema, supergraph: string | Docume
       fields.set(`${type.name}.${field.name}`, {
         rule,
         explicit,
-        parentFields: fragmentFields(rule, type, warnings),
+        reads: fragmentFields(rule, type, readsOfType(type.name), warnings),
         sources: [...(fromTree ? ['rule tree'] : explicit ? [] : ['fallback']), ...declared.map((entry) => entry.source)],
       });
     }
@@ -86,7 +98,7 @@ export function compilePolicy(schema: GraphQLSchema, supergraph: string | Docume
     field(type, fieldName) {
       const found = fields.get(`${type.name}.${fieldName}`);
       // A field the schema does not have cannot be selected (validation ran first); deny all the same.
-      return found ?? { rule: deny, explicit: false, parentFields: [], sources: ['fallback'] };
+      return found ?? { rule: deny, explicit: false, reads: [], sources: ['fallback'] };
     },
     uncovered,
     warnings,
@@ -119,22 +131,41 @@ function checkRuleTreeNamesExist(schema: GraphQLSchema, tree: IRules, warnings: 
   }
 }
 
-/** The top-level fields a rule's fragments select: what the rule reads of its parent. */
-function fragmentFields(rule: ShieldRule, type: GraphQLObjectType, warnings: string[]): string[] {
-  const names = new Set<string>();
+/**
+ * The top-level fields a rule's fragments select: what the rule reads of its parent. Fields the type does not have
+ * are left out with a warning (the rule sees them missing); a field read twice is read once.
+ */
+function fragmentFields(rule: ShieldRule, type: GraphQLObjectType, ofType: Map<string, FieldNode>, warnings: string[]): FieldNode[] {
+  const reads = new Map<string, FieldNode>();
   for (const fragment of parentFragments(rule)) {
-    const definition = parse(fragment).definitions[0];
+    let definition;
+    try {
+      definition = parse(fragment).definitions[0];
+    } catch (error) {
+      warnings.push(`a rule on ${type.name} declares a fragment that does not parse (${(error as Error).message}): it reads nothing`);
+      continue;
+    }
     if (definition?.kind !== Kind.FRAGMENT_DEFINITION) continue;
     for (const selection of definition.selectionSet.selections) {
-      if (selection.kind !== Kind.FIELD) continue;
-      if (type.getFields()[selection.name.value] === undefined) {
-        warnings.push(`a rule on ${type.name} reads ${selection.name.value} in its fragment, which ${type.name} does not have`);
+      if (selection.kind !== Kind.FIELD) {
+        warnings.push(`a rule on ${type.name} declares a fragment with a spread or inline fragment: only its fields are read`);
         continue;
       }
-      names.add(selection.name.value);
+      const name = selection.name.value;
+      if (name.startsWith('__')) continue;
+      if (type.getFields()[name] === undefined) {
+        warnings.push(`a rule on ${type.name} reads ${name} in its fragment, which ${type.name} does not have`);
+        continue;
+      }
+      // Read as the rule will see it: under the field's name, whatever alias the fragment gives it.
+      const read: FieldNode = { ...selection, alias: undefined };
+      const known = ofType.get(name);
+      if (known === undefined) ofType.set(name, read);
+      else if (print(known) !== print(read)) warnings.push(`rules on ${type.name} read ${name} in different ways (${print(known)}, ${print(read)}): each sees ${print(known)}`);
+      if (!reads.has(name)) reads.set(name, known ?? read);
     }
   }
-  return [...names];
+  return [...reads.values()];
 }
 
 interface DeclaredRule {

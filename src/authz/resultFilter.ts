@@ -1,87 +1,178 @@
-import {
-  buildASTSchema,
-  execute,
-  isAbstractType,
-  isObjectType,
-  parse,
-  printSchema,
-  type DocumentNode,
-  type ExecutionResult,
-  type GraphQLFieldResolver,
-  type GraphQLSchema,
-} from 'graphql';
+import { isListType, isNonNullType, locatedError, type GraphQLError, type GraphQLOutputType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import type { FieldSelection, ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { AuthzContext } from './authzContext.js';
 import type { OperationCheck } from './checkOperation.js';
 import type { CompiledPolicy } from './compilePolicy.js';
-import { AUTHZ_ALIAS_PREFIX } from './rewriteDocument.js';
-import { evaluateRule } from './ruleEvaluation.js';
+import { AUTHZ_ALIAS_PREFIX, readAlias } from './rewriteDocument.js';
+import { evaluateRule, type Decision } from './ruleEvaluation.js';
 
-interface FilterContext {
+export interface FilterInput {
+  schema: GraphQLSchema;
+  analysis: OperationAnalysis;
   check: OperationCheck;
+  policy: CompiledPolicy;
   authz: AuthzContext;
+  /** The gateway's result for the rewritten operation, shaped by the shaping document; changed in place. */
+  data: Record<string, unknown>;
 }
 
-/** Runs the client's document over the gateway's result, to decide what the check before execution could not. */
-export type ResultFilter = (input: {
-  document: DocumentNode;
-  operationName: string | undefined;
-  variables: Record<string, unknown> | undefined;
-  data: Record<string, unknown>;
-  check: OperationCheck;
-  authz: AuthzContext;
-}) => Promise<ExecutionResult>;
+export interface FilterResult {
+  /** Null when a denied non-null field left nothing above it (as GraphQL propagates nulls). */
+  data: Record<string, unknown> | null;
+  errors: GraphQLError[];
+}
+
+type Path = GraphQLResolveInfo['path'];
+
+/** A non-null field or list element that became null: its parent becomes null in turn. */
+const INVALID = Symbol('null in a non-null position');
 
 /**
- * Builds, once per schema, a copy of the API schema whose resolvers read the gateway's result instead of fetching:
- * each field returns `source[responseKey]` (aliases included). A field denied before execution resolves to its
- * FORBIDDEN error; a guarded field runs its rule on the real parent object (the fields the rule reads come from
- * their `__authz_` aliases). graphql-js then puts each error at its exact path and propagates nulls by GraphQL's
- * rules, and the client's original document decides the shape: the added aliases are never returned.
+ * Decides what the check before execution could not, on the gateway's result, walking it along the request's
+ * analysis (the fields as execution collected them) and only where the check found something to decide
+ * (`check.visit`):
+ * - a field denied before execution becomes null with its FORBIDDEN error at its exact path;
+ * - a guarded field's rule runs on the real object: the fields its `fragment` declares (fetched under the gateway's
+ *   own aliases, never a client's) and the client's own fields selected without alias or arguments; denied, the field
+ *   becomes null with the rule's error at its path;
+ * - a null where the schema says non-null spreads up to the nearest nullable field, as GraphQL execution does, with one
+ *   error (the denial) and none for the fields it took with it;
+ * - what the rewrite added (`__authz_` aliases, `__typename` the client did not select) is taken out again.
+ * The rules of an object are decided before anything below it changes, so a rule sees its object as fetched.
  */
-export function createResultFilter(apiSchema: GraphQLSchema, policy: CompiledPolicy): ResultFilter {
-  const schema: GraphQLSchema = buildASTSchema(parse(printSchema(apiSchema)));
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (isAbstractType(type)) {
-      type.resolveType = (value) => {
-        const source = value as Record<string, unknown>;
-        return (source[`${AUTHZ_ALIAS_PREFIX}__typename`] ?? source['__typename']) as string | undefined;
-      };
+export async function filterResult(input: FilterInput): Promise<FilterResult> {
+  const { schema, analysis, check, policy, authz } = input;
+  const errors: GraphQLError[] = [];
+  const pathOf = (path: Path): (string | number)[] => {
+    const keys: (string | number)[] = [];
+    for (let at: Path | undefined = path; at !== undefined; at = at.prev) keys.unshift(at.key);
+    return keys;
+  };
+  const deny = (field: FieldSelection, error: GraphQLError, path: Path) => {
+    errors.push(locatedError(error, field.nodes, pathOf(path)));
+  };
+
+  const decide = async (field: FieldSelection, parent: Record<string, unknown>, path: Path): Promise<Decision> => {
+    const { definition, parentType, fieldName, nodes } = field;
+    const info = {
+      fieldName,
+      fieldNodes: nodes,
+      returnType: definition?.type,
+      parentType,
+      path,
+      schema,
+      fragments: analysis.fragments,
+      rootValue: undefined,
+      operation: analysis.operation,
+      variableValues: analysis.variables,
+    } as GraphQLResolveInfo;
+    const decision = await evaluateRule(policy.field(parentType, fieldName).rule, parent, { ...field.args }, authz, info, policy.options);
+    if (decision.kind !== 'undecided') return decision;
+    // Cannot happen (the parent is there now); fail closed all the same.
+    authz.onRuleError(new Error(`the rule of ${parentType.name}.${fieldName} is undecided on its object`), `${parentType.name}.${fieldName}`);
+    return { kind: 'deny', error: policy.options.fallbackError };
+  };
+
+  /** Walks one object; false when it must become null (a non-null field of it is null now). */
+  const walkObject = async (object: Record<string, unknown>, selection: ObjectSelection, at: Path | undefined): Promise<boolean> => {
+    const typeName = selection.type.name;
+    const parent = parentOf(object, selection, policy);
+    const selectsTypename = selection.fields.some((field) => field.responseKey === '__typename');
+    for (const key of Object.keys(object)) {
+      if (key.startsWith(AUTHZ_ALIAS_PREFIX) || (key === '__typename' && !selectsTypename)) delete object[key];
     }
-    if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    for (const field of Object.values(type.getFields())) {
-      const fieldPolicy = policy.field(type, field.name);
-      const resolve: GraphQLFieldResolver<Record<string, unknown>, FilterContext> = (source, args, context, info) => {
-        const node = info.fieldNodes[0];
-        if (node !== undefined) {
-          const denied = context.check.denied.get(node);
-          if (denied !== undefined) throw denied;
-          if (context.check.guarded.has(node)) {
-            const parent: Record<string, unknown> = {};
-            // Only what the gateway fetched under its own alias: a client alias can never stand in for it (client
-            // aliases beginning with __ are refused in validation).
-            for (const read of fieldPolicy.parentFields) parent[read] = source[`${AUTHZ_ALIAS_PREFIX}${read}`];
-            return evaluateRule(fieldPolicy.rule, parent, args, context.authz, info, policy.options).then((decision) => {
-              if (decision.kind === 'allow') return source[info.path.key as string];
-              if (decision.kind === 'deny') throw decision.error;
-              throw new Error(`rule of ${type.name}.${field.name} undecided with its parent present`);
-            });
-          }
+
+    let inserted = false;
+    // First every decision on this object, on the object as fetched; then what is below.
+    const decisions = await Promise.all(
+      selection.fields.map(async (field): Promise<GraphQLError | undefined> => {
+        const path: Path = { prev: at, key: field.responseKey, typename: typeName };
+        const denied = check.denied.get(field);
+        if (denied !== undefined) return denied;
+        if (!check.guarded.has(field) || !(field.responseKey in object)) return undefined;
+        const decision = await decide(field, parent, path);
+        return decision.kind === 'deny' ? decision.error : undefined;
+      }),
+    );
+    const outcomes = await Promise.all(
+      selection.fields.map(async (field, index): Promise<boolean> => {
+        const { responseKey, definition } = field;
+        if (definition === undefined) return true;
+        const path: Path = { prev: at, key: responseKey, typename: typeName };
+        const error = decisions[index];
+        if (error !== undefined) {
+          deny(field, error, path);
+          if (!(responseKey in object)) inserted = true;
+          object[responseKey] = null;
+          return !isNonNullType(definition.type);
         }
-        return source[info.path.key as string];
-      };
-      field.resolve = resolve as GraphQLFieldResolver<unknown, unknown>;
+        if (!(responseKey in object) || !field.children.some((child) => check.visit.has(child))) return true;
+        const value = await complete(object[responseKey], definition.type, field, path);
+        if (value === INVALID) {
+          object[responseKey] = null;
+          return false;
+        }
+        object[responseKey] = value;
+        return true;
+      }),
+    );
+    // A field the rewrite removed had no key: put the keys back in the client's order, as execution would.
+    if (inserted) {
+      const entries = selection.fields.filter((field) => field.responseKey in object).map((field) => [field.responseKey, object[field.responseKey]] as const);
+      for (const key of Object.keys(object)) delete object[key];
+      for (const [key, value] of entries) object[key] = value;
+    }
+    return outcomes.every(Boolean);
+  };
+
+  const complete = async (value: unknown, type: GraphQLOutputType, field: FieldSelection, path: Path): Promise<unknown> => {
+    if (isNonNullType(type)) {
+      const completed = await complete(value, type.ofType, field, path);
+      return completed === null ? INVALID : completed;
+    }
+    if (value === null || value === undefined || typeof value !== 'object') return value;
+    if (isListType(type)) {
+      if (!Array.isArray(value)) return value;
+      const items = await Promise.all(value.map((item, index) => complete(item, type.ofType, field, { prev: path, key: index, typename: undefined })));
+      if (items.includes(INVALID)) return null;
+      return items;
+    }
+    const object = value as Record<string, unknown>;
+    const child = field.children.length === 1 && !field.abstract ? field.children[0] : field.children.find((candidate) => candidate.type.name === object['__typename']);
+    if (child === undefined) {
+      // An object whose type cannot be told, below something to decide: nothing of it is shown.
+      authz.onRuleError(new Error(`no __typename on an object of ${String(type)}`), `${field.parentType.name}.${field.fieldName}`);
+      deny(field, policy.options.fallbackError, path);
+      return null;
+    }
+    if (!check.visit.has(child)) return object;
+    return (await walkObject(object, child, path)) ? object : null;
+  };
+
+  const root = analysis.root;
+  if (root === undefined) return { data: input.data, errors };
+  const ok = await walkObject(input.data, root, undefined);
+  return { data: ok ? input.data : null, errors };
+}
+
+/**
+ * The object a rule of this type sees as its parent: the client's fields selected without alias or arguments (a
+ * client alias can never pass one field off as another), then what the rules' fragments declared, fetched under the
+ * gateway's own aliases.
+ */
+function parentOf(object: Record<string, unknown>, selection: ObjectSelection, policy: CompiledPolicy): Record<string, unknown> {
+  const parent: Record<string, unknown> = {};
+  for (const field of selection.fields) {
+    if (field.definition === undefined || field.responseKey !== field.fieldName || field.definition.args.length > 0) continue;
+    if (field.responseKey in object) parent[field.fieldName] = object[field.responseKey];
+  }
+  const type = selection.type;
+  for (const field of selection.fields) {
+    if (field.definition === undefined) continue;
+    for (const read of policy.field(type, field.fieldName).reads) {
+      const alias = readAlias(type.name, read.name.value);
+      if (alias in object) parent[read.name.value] = object[alias];
     }
   }
-
-  return async ({ document, operationName, variables, data, check, authz }) => {
-    const result = await execute({
-      schema,
-      document,
-      rootValue: data,
-      contextValue: { check, authz } satisfies FilterContext,
-      variableValues: variables,
-      operationName,
-    });
-    return result as ExecutionResult;
-  };
+  return parent;
 }

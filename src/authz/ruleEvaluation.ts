@@ -1,21 +1,12 @@
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
-import { allow, and, chain, deny, not, or, race, rule, type IRule } from 'graphql-shield';
+import type { and } from 'graphql-shield';
 import { ErrorCode, policyError } from '../errors.js';
 
 /**
- * A graphql-shield rule (a leaf `rule()`, or `and`/`or`/`not`/`chain`/`race`/`allow`/`deny`).
- * graphql-shield exports the constructors but not the classes, so the classes are taken from instances.
+ * A graphql-shield rule (a leaf `rule()` or `inputRule()`, or `and`/`or`/`not`/`chain`/`race`/`allow`/`deny`).
+ * graphql-shield exports the constructors but neither the classes nor a rule type.
  */
 export type ShieldRule = Parameters<typeof and>[0];
-
-const LeafRule = (rule()(() => true) as object).constructor;
-const RuleAnd = (and() as object).constructor;
-const RuleOr = (or() as object).constructor;
-const RuleChain = (chain() as object).constructor;
-const RuleRace = (race() as object).constructor;
-const RuleNot = (not(allow) as object).constructor;
-const RuleTrue = (allow as object).constructor;
-const RuleFalse = (deny as object).constructor;
 
 /** The outcome of a rule: allowed, denied (with the error to report), or, before execution, not decidable yet. */
 export type Decision = { kind: 'allow' } | { kind: 'deny'; error: GraphQLError } | { kind: 'undecided' };
@@ -23,7 +14,10 @@ export type Decision = { kind: 'allow' } | { kind: 'deny'; error: GraphQLError }
 const ALLOW: Decision = Object.freeze({ kind: 'allow' });
 const UNDECIDED: Decision = Object.freeze({ kind: 'undecided' });
 
-/** Passed as the parent before execution: rules that read the parent (they declare a `fragment`) are undecided then. */
+/**
+ * Passed as the parent before execution, below the root: the object does not exist yet. A rule is judged then only
+ * when it cannot depend on its parent (see `readsParent`); any other is undecided until the real object is there.
+ */
 export const NO_PARENT = Symbol('no parent yet');
 
 /** The shield options the evaluator honours, normalised as `shield()` does. */
@@ -44,14 +38,63 @@ export function forbidden(message = 'Not authorised'): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });
 }
 
+// graphql-shield's classes, told apart by what they are rather than by identity: a config module may bring its own
+// copy of graphql-shield (a second version in node_modules), whose classes are not this process's. These are the
+// tests shield itself applies (its isRule/isLogicRule fall back to the constructor's name) plus the methods its
+// public rule interface has (`resolve`, `extractFragment`, `getRules`).
+const LOGIC_RULES = ['RuleAnd', 'RuleOr', 'RuleChain', 'RuleRace', 'RuleNot', 'RuleTrue', 'RuleFalse'] as const;
+type LogicKind = (typeof LOGIC_RULES)[number];
+
+interface LeafRule {
+  name?: unknown;
+  cache?: unknown;
+  resolve(parent: unknown, args: unknown, ctx: unknown, info: unknown, options: unknown): Promise<unknown>;
+  extractFragment?(): string | undefined;
+}
+
+interface LogicRule {
+  getRules(): unknown[];
+  error?: unknown;
+}
+
+function hasMethod(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[name] === 'function';
+}
+
+function logicKind(value: unknown): LogicKind | undefined {
+  if (!hasMethod(value, 'getRules') || !hasMethod(value, 'resolve')) return undefined;
+  const name = (value as object).constructor?.name;
+  return (LOGIC_RULES as readonly string[]).includes(name) ? (name as LogicKind) : undefined;
+}
+
 /**
- * Evaluates a graphql-shield rule tree with graphql-shield's own semantics (`rule.resolve` for leaves; and/or/not/
- * chain/race as shield combines them), extended with a third value for the gateway's check before execution, when
- * no parent object exists yet: a leaf rule that declares a `fragment` reads the parent, so it is `undecided` then,
- * and logic rules combine it as three-valued logic (`or(isAdmin, isOwner)` is allowed for an admin, undecided for
- * anyone else; `not(undecided)` stays undecided). After execution the same rules run again with the real parent.
+ * Whether a value is a graphql-shield rule, from any copy of graphql-shield: a logic rule, or any object with shield's
+ * rule interface (`resolve`, and `extractFragment` as every `rule()` has). A class of the policy's own that implements
+ * that interface is a leaf, evaluated by its `resolve`.
+ */
+export function isShieldRule(value: unknown): value is ShieldRule {
+  return logicKind(value) !== undefined || (hasMethod(value, 'resolve') && hasMethod(value, 'extractFragment'));
+}
+
+/**
+ * Whether a leaf rule's outcome may depend on the object it guards. graphql-shield's `cache: 'contextual'` is its
+ * author's statement that the rule reads only the context (shield caches it per request, whatever the parent), so it
+ * can be judged before the object exists; every other leaf (`strict`, `no_cache`, a cache function, a rule class of
+ * the policy's own) may read the parent, declared in a `fragment` or not, and is judged on the real object.
+ */
+function readsParent(leaf: LeafRule): boolean {
+  return leaf.cache !== 'contextual';
+}
+
+/**
+ * Evaluates a graphql-shield rule tree with graphql-shield's own semantics: each leaf through its own `resolve` (with
+ * shield's caching, strings and returned errors), and/or/not/chain/race combined exactly as shield combines them.
+ * Before execution (`parent` is NO_PARENT) a leaf that may read its parent is `undecided`, and logic rules combine
+ * that as three-valued logic: `or(isAdmin, isOwner)` is allowed for an admin and undecided for anyone else, and
+ * `not(undecided)` stays undecided. Once the object exists the same rules run again on it.
  *
- * graphql-shield would turn a rule that throws into a plain denial silently; here it is a denial that is logged.
+ * One deliberate difference: a rule that throws is a denial that `not()` cannot turn into an allow (shield's
+ * `not(throwingRule)` allows), and the error is logged, never sent.
  */
 export async function evaluateRule(
   shieldRule: ShieldRule,
@@ -64,13 +107,16 @@ export async function evaluateRule(
   const result = await evaluate(shieldRule, parent, args, context, info);
   if (result === 'undecided') return UNDECIDED;
   if (result === true) return ALLOW;
-  // The policy's own words to the caller (a NOT_FOUND, say): they reach the client with their code.
-  if (result instanceof GraphQLError) return { kind: 'deny', error: policyError(result) };
-  if (result instanceof RuleThrew) return { kind: 'deny', error: options.fallbackError };
-  // A rule's own Error passes through only where the policy allows external errors, and never a non-GraphQL one:
-  // its message was written for logs, not for clients.
-  if (result instanceof Error && options.allowExternalErrors) return { kind: 'deny', error: forbidden(result.message) };
-  return { kind: 'deny', error: options.fallbackError };
+  if (result instanceof RuleThrew || result === false) return { kind: 'deny', error: options.fallbackError };
+  // A returned error is the policy's own words to the caller (shield returns it as the field's error): a
+  // GraphQLError keeps its code (a NOT_FOUND, say), any other error is a FORBIDDEN with its message.
+  if (isGraphQLError(result)) return { kind: 'deny', error: policyError(result) };
+  return { kind: 'deny', error: forbidden(result.message) };
+}
+
+/** A GraphQLError from any copy of graphql (a config module may bring its own). */
+function isGraphQLError(error: Error): error is GraphQLError {
+  return error instanceof GraphQLError || (error.name === 'GraphQLError' && typeof (error as { extensions?: unknown }).extensions === 'object');
 }
 
 type Result = true | false | Error | 'undecided';
@@ -79,57 +125,69 @@ type Result = true | false | Error | 'undecided';
 class RuleThrew extends Error {}
 
 async function evaluate(shieldRule: ShieldRule, parent: unknown, args: Record<string, unknown>, context: RuleContext, info: GraphQLResolveInfo): Promise<Result> {
-  const children = () => (shieldRule as unknown as { getRules(): ShieldRule[] }).getRules();
-  const each = (rules: ShieldRule[]) => Promise.all(rules.map((child) => evaluate(child, parent, args, context, info)));
+  const kind = logicKind(shieldRule);
+  if (kind === undefined) return evaluateLeaf(shieldRule as unknown as LeafRule, parent, args, context, info);
+  const rules = (shieldRule as unknown as LogicRule).getRules() as ShieldRule[];
+  const each = (children: ShieldRule[]) => Promise.all(children.map((child) => evaluate(child, parent, args, context, info)));
+  switch (kind) {
+    case 'RuleTrue':
+      return true;
+    case 'RuleFalse':
+      return false;
+    case 'RuleAnd':
+      return combineAnd(await each(rules));
+    case 'RuleOr':
+      return combineOr(await each(rules));
+    case 'RuleChain': {
+      // Left to right, stopping at the first that does not allow (an undecided one may still allow: go on).
+      const results: Result[] = [];
+      for (const child of rules) {
+        const result = await evaluate(child, parent, args, context, info);
+        results.push(result);
+        if (result !== true && result !== 'undecided') break;
+      }
+      return combineAnd(results);
+    }
+    case 'RuleRace': {
+      // Left to right, stopping at the first that allows.
+      const results: Result[] = [];
+      for (const child of rules) {
+        const result = await evaluate(child, parent, args, context, info);
+        results.push(result);
+        if (result === true) break;
+      }
+      return combineOr(results);
+    }
+    case 'RuleNot': {
+      const [child] = rules;
+      if (child === undefined) return false;
+      const result = await evaluate(child, parent, args, context, info);
+      if (result === 'undecided' || result instanceof RuleThrew) return result;
+      if (result !== true) return true;
+      const error = (shieldRule as unknown as LogicRule).error;
+      return error instanceof Error ? error : false;
+    }
+  }
+}
 
-  if (shieldRule instanceof RuleTrue) return true;
-  if (shieldRule instanceof RuleFalse) return false;
-  if (shieldRule instanceof RuleAnd) return combineAnd(await each(children()));
-  if (shieldRule instanceof RuleOr) return combineOr(await each(children()));
-  if (shieldRule instanceof RuleChain) {
-    const results: Result[] = [];
-    for (const child of children()) {
-      const result = await evaluate(child, parent, args, context, info);
-      results.push(result);
-      if (result !== true && result !== 'undecided') break;
-    }
-    return combineAnd(results);
+async function evaluateLeaf(leaf: LeafRule, parent: unknown, args: Record<string, unknown>, context: RuleContext, info: GraphQLResolveInfo): Promise<Result> {
+  if (parent === NO_PARENT && readsParent(leaf)) return 'undecided';
+  try {
+    // debug: true makes shield rethrow what the rule threw, so that it can be logged here. A contextual rule judged
+    // before execution gets an empty parent: it promised not to read it.
+    const result = await leaf.resolve(parent === NO_PARENT ? {} : parent, args, context, info, {
+      debug: true,
+      allowExternalErrors: false,
+      hashFunction: stableHash,
+    });
+    if (result === true) return true;
+    if (result instanceof Error) return result;
+    if (typeof result === 'string') return new Error(result);
+    return false;
+  } catch (error) {
+    context.onRuleError(error, typeof leaf.name === 'string' ? leaf.name : 'unnamed rule');
+    return new RuleThrew();
   }
-  if (shieldRule instanceof RuleRace) {
-    const results: Result[] = [];
-    for (const child of children()) {
-      const result = await evaluate(child, parent, args, context, info);
-      results.push(result);
-      if (result === true) break;
-    }
-    return combineOr(results);
-  }
-  if (shieldRule instanceof RuleNot) {
-    const [child] = children();
-    if (child === undefined) return false;
-    const result = await evaluate(child, parent, args, context, info);
-    if (result === 'undecided' || result instanceof RuleThrew) return result;
-    if (result === true) return (shieldRule as unknown as { error?: Error }).error ?? false;
-    return true;
-  }
-  if (shieldRule instanceof LeafRule) {
-    const leaf = shieldRule as IRule;
-    if (parent === NO_PARENT && leaf.extractFragment() !== undefined) return 'undecided';
-    try {
-      // debug: true makes shield rethrow what the rule threw, so that it can be logged here.
-      const result = await leaf.resolve(parent === NO_PARENT ? {} : (parent as object), args, context as unknown as Parameters<IRule['resolve']>[2], info, {
-        debug: true,
-        allowExternalErrors: false,
-        fallbackRule: deny,
-        hashFunction: stableHash,
-      });
-      return typeof result === 'string' ? new Error(result) : result;
-    } catch (error) {
-      context.onRuleError(error, leaf.name);
-      return new RuleThrew();
-    }
-  }
-  throw new Error(`Not a graphql-shield rule: ${String(shieldRule)}`);
 }
 
 function combineAnd(results: Result[]): Result {
@@ -153,16 +211,27 @@ function stableHash(input: { parent: unknown; args: unknown }): string {
   return JSON.stringify(input);
 }
 
-/** Whether a rule tree reads the parent object anywhere (a leaf with a `fragment`), and the fragments it declares. */
+/** The fragments a rule tree declares (leaves' `fragment` option): what it reads of its parent. */
 export function parentFragments(shieldRule: ShieldRule): string[] {
-  if (shieldRule instanceof LeafRule) {
-    const fragment = (shieldRule as IRule).extractFragment();
-    return fragment === undefined ? [] : [fragment];
-  }
-  const rules = (shieldRule as unknown as { getRules?: () => ShieldRule[] }).getRules?.() ?? [];
-  return rules.flatMap(parentFragments);
+  if (logicKind(shieldRule) !== undefined) return ((shieldRule as unknown as LogicRule).getRules() as ShieldRule[]).flatMap(parentFragments);
+  const fragment = (shieldRule as unknown as LeafRule).extractFragment?.();
+  return typeof fragment === 'string' ? [fragment] : [];
 }
 
-export function isShieldRule(value: unknown): value is ShieldRule {
-  return [LeafRule, RuleAnd, RuleOr, RuleChain, RuleRace, RuleNot, RuleTrue, RuleFalse].some((kind) => value instanceof kind);
+/** The leaves and logic rules of a rule tree, each once, for walks (the access matrix names the leaves). */
+export function childRules(shieldRule: ShieldRule): ShieldRule[] {
+  return logicKind(shieldRule) === undefined ? [] : ((shieldRule as unknown as LogicRule).getRules() as ShieldRule[]);
+}
+
+/** A leaf's name (shield's `rule('name')`), undefined for logic rules. */
+export function leafName(shieldRule: ShieldRule): string | undefined {
+  if (logicKind(shieldRule) !== undefined) return undefined;
+  const name = (shieldRule as unknown as LeafRule).name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** Whether a rule tree is decided before execution for every caller: no leaf of it may read the parent. */
+export function decidedWithoutParent(shieldRule: ShieldRule): boolean {
+  if (logicKind(shieldRule) !== undefined) return childRules(shieldRule).every(decidedWithoutParent);
+  return !readsParent(shieldRule as unknown as LeafRule);
 }
