@@ -24,7 +24,6 @@ export const NO_PARENT = Symbol('no parent yet');
 export interface ShieldOptions {
   fallbackRule: ShieldRule;
   fallbackError: GraphQLError;
-  allowExternalErrors: boolean;
 }
 
 export interface RuleContext {

@@ -61,8 +61,8 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /**
  * The policy as the gateway applies it. With none configured, nothing is allowed but what the supergraph's own
- * directives allow; whatever a policy leaves out is denied (`fallbackRule: deny`), and a rule's raw error never
- * reaches a client (`allowExternalErrors: false`), unless the policy says otherwise.
+ * directives allow; whatever a policy leaves out is denied (`fallbackRule: deny`, unless the policy says otherwise), with
+ * a FORBIDDEN error unless it names its own.
  */
 function resolvePolicy(input: PolicyInput | undefined): Policy {
   return {
@@ -70,7 +70,6 @@ function resolvePolicy(input: PolicyInput | undefined): Policy {
     policies: input?.policies ?? {},
     options: {
       fallbackRule: input?.options?.fallbackRule ?? deny,
-      allowExternalErrors: input?.options?.allowExternalErrors ?? false,
       // The policy's own words, whatever their code: they reach the caller as written (see policyError).
       fallbackError: policyError(input?.options?.fallbackError ?? new GraphQLError('Not authorised', { extensions: { code: ErrorCode.Forbidden } })),
     },

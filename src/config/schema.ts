@@ -3,7 +3,7 @@ import type { IRules } from 'graphql-shield';
 import { GraphQLError } from 'graphql';
 import { isShieldRule, type ShieldOptions, type ShieldRule } from '../authz/ruleEvaluation.js';
 
-const shieldRule = z.custom<IRules>(isShieldRule, { error: 'must be a graphql-shield rule (rule(), allow, deny, and(), or(), ...; from this process\'s graphql-shield: a second copy is not recognised)' });
+const shieldRule = z.custom<IRules>(isShieldRule, { error: 'must be a graphql-shield rule (rule(), inputRule(), allow, deny, and(), or(), not(), chain(), race())' });
 
 /**
  * A rule tree: a rule for everything, per type, or per field (graphql-shield's shapes), every leaf a rule. Checked
@@ -13,7 +13,7 @@ const ruleTreeSchema = z
   .custom<IRules>((value) => typeof value === 'object' && value !== null, { error: 'must be a graphql-shield rule tree: { Type: rule } or { Type: { field: rule } }' })
   .superRefine((tree, context) => {
     if (isShieldRule(tree)) return;
-    const problem = (path: string[]) => context.addIssue({ code: 'custom', path, message: 'must be a graphql-shield rule (rule(), allow, deny, and(), or(), ...), from this process\'s graphql-shield' });
+    const problem = (path: string[]) => context.addIssue({ code: 'custom', path, message: 'must be a graphql-shield rule (rule(), inputRule(), allow, deny, and(), or(), not(), chain(), race())' });
     for (const [type, entry] of Object.entries(tree as Record<string, unknown>)) {
       if (isShieldRule(entry)) continue;
       if (typeof entry !== 'object' || entry === null) problem([type]);
@@ -28,7 +28,9 @@ const policySchema = z.strictObject(
     options: z
       .strictObject({
         fallbackRule: shieldRule.optional(),
-        allowExternalErrors: z.boolean().optional(),
+        // In graphql-shield it lets errors thrown by resolvers through; at the gateway the resolvers are the subgraphs,
+        // whose errors the gateway's own masking governs (PUBLIC_ERROR_CODES): `true` would promise what it cannot do.
+        allowExternalErrors: z.literal(false, { error: 'has no effect at a gateway: subgraph errors reach clients by the gateway\'s masking (PUBLIC_ERROR_CODES, publicErrorCodes); leave it out' }).optional(),
         fallbackError: z.instanceof(GraphQLError, { error: 'must be a GraphQLError, e.g. new GraphQLError(\'Not authorised\', { extensions: { code: \'FORBIDDEN\' } })' }).optional(),
       })
       .optional(),
