@@ -215,6 +215,14 @@ describe('compiling the policy against a supergraph', () => {
     expect(compiled.field(type('User'), 'email').reads.map((read) => read.name.value)).toEqual(['id']);
   });
 
+  it('fetches the key fields for a rule that may read its parent without declaring what, and nothing for a contextual one', () => {
+    const undeclared = rule('undeclared')((parent: { id?: string }) => parent.id !== undefined);
+    const compiled = compilePolicy(schema, supergraph, { ruleTree: { ...(ruleTree as object), User: { name: undeclared, username: and(isAdmin, undeclared), email: isSelf, id: isAdmin } }, policies, options: shieldOptions });
+    const reads = (field: string) => compiled.field(schema.getType('User') as Parameters<typeof compiled.field>[0], field).reads.map((read) => read.name.value);
+    expect([reads('name'), reads('username'), reads('email'), reads('id')]).toEqual([['id'], ['id'], ['id'], []]);
+    expect(compiled.field(schema.getType('Product') as Parameters<typeof compiled.field>[0], 'name').reads).toEqual([]);
+  });
+
   it('lists fields that fall back to deny, and warns of @policy names with no rule and rules for missing fields', () => {
     const compiled = compilePolicy(schema, supergraph.replace('@policy(policies: [["admin"]])', '@policy(policies: [["auditor"]])'), {
       ruleTree: { ...(ruleTree as object), Query: { topProducts: allow }, Ghost: { field: allow } },

@@ -11,10 +11,11 @@ import {
   type FieldNode,
   type GraphQLObjectType,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import { and, deny, or, type IRules } from 'graphql-shield';
 import { hasScopes, isAuthenticated } from './rules.js';
-import { isShieldRule, parentFragments, type ShieldOptions, type ShieldRule } from './ruleEvaluation.js';
+import { isShieldRule, parentFragments, readsParentUndeclared, type ShieldOptions, type ShieldRule } from './ruleEvaluation.js';
 
 /** The access policy as written: a graphql-shield rule tree, the named rules `@policy` refers to, and shield's options. */
 export interface Policy {
@@ -60,7 +61,9 @@ export interface CompiledPolicy {
 /** `supergraph`: its SDL, or the document parsed from it once per load (see SupergraphFacts). */
 export function compilePolicy(schema: GraphQLSchema, supergraph: string | DocumentNode, policy: Policy): CompiledPolicy {
   const warnings: string[] = [];
-  const directives = directiveRules(typeof supergraph === 'string' ? parse(supergraph) : supergraph, policy.policies, warnings);
+  const document = typeof supergraph === 'string' ? parse(supergraph) : supergraph;
+  const directives = directiveRules(document, policy.policies, warnings);
+  const keyFields = entityKeys(document);
   const fields = new Map<string, FieldPolicy>();
   const uncovered: string[] = [];
   checkRuleTreeNamesExist(schema, policy.ruleTree, warnings);
@@ -88,7 +91,7 @@ export function compilePolicy(schema: GraphQLSchema, supergraph: string | Docume
       fields.set(`${type.name}.${field.name}`, {
         rule,
         explicit,
-        reads: fragmentFields(rule, type, readsOfType(type.name), warnings),
+        reads: readFields(rule, type, readsOfType(type.name), keyFields.get(type.name), warnings),
         sources: [...(fromTree ? ['rule tree'] : explicit ? [] : ['fallback']), ...declared.map((entry) => entry.source)],
       });
     }
@@ -129,6 +132,40 @@ function checkRuleTreeNamesExist(schema: GraphQLSchema, tree: IRules, warnings: 
       if (fieldName !== '*' && type.getFields()[fieldName] === undefined) warnings.push(`the rule tree names ${typeName}.${fieldName}, which the supergraph does not have`);
     }
   }
+}
+
+/**
+ * What a rule reads of its parent: the fields its fragments declare, and where some leaf may read the parent without
+ * declaring what, the object's key fields too (what such a rule most often reads: `parent.id`), when it has any.
+ */
+function readFields(rule: ShieldRule, type: GraphQLObjectType, ofType: Map<string, FieldNode>, keys: readonly FieldNode[] | undefined, warnings: string[]): FieldNode[] {
+  const declared = fragmentFields(rule, type, ofType, warnings);
+  if (keys === undefined || !readsParentUndeclared(rule)) return declared;
+  const names = new Set(declared.map((read) => read.name.value));
+  const extra: FieldNode[] = [];
+  for (const key of keys) {
+    if (names.has(key.name.value)) continue;
+    const known = ofType.get(key.name.value);
+    if (known === undefined) ofType.set(key.name.value, key);
+    extra.push(known ?? key);
+  }
+  return [...declared, ...extra];
+}
+
+/** The fields of each entity type's first key (`@join__type(key:)` in the supergraph). */
+function entityKeys(supergraph: DocumentNode): Map<string, FieldNode[]> {
+  const keys = new Map<string, FieldNode[]>();
+  for (const definition of supergraph.definitions) {
+    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
+    for (const directive of definition.directives ?? []) {
+      if (directive.name.value !== 'join__type' || keys.has(definition.name.value)) continue;
+      const key = directive.arguments?.find((argument) => argument.name.value === 'key')?.value;
+      if (key?.kind !== Kind.STRING) continue;
+      const selection = (parse(`{ ${key.value} }`).definitions[0] as OperationDefinitionNode).selectionSet.selections;
+      keys.set(definition.name.value, selection.filter((node): node is FieldNode => node.kind === Kind.FIELD));
+    }
+  }
+  return keys;
 }
 
 /**

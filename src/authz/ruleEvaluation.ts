@@ -234,3 +234,13 @@ export function decidedWithoutParent(shieldRule: ShieldRule): boolean {
   if (logicKind(shieldRule) !== undefined) return childRules(shieldRule).every(decidedWithoutParent);
   return !readsParent(shieldRule as unknown as LeafRule);
 }
+
+/**
+ * Whether some leaf of a rule tree may read its parent without declaring what in a `fragment`: the gateway cannot know
+ * what it reads, and fetches the object's key fields for it (see compilePolicy).
+ */
+export function readsParentUndeclared(shieldRule: ShieldRule): boolean {
+  if (logicKind(shieldRule) !== undefined) return childRules(shieldRule).some(readsParentUndeclared);
+  const leaf = shieldRule as unknown as LeafRule;
+  return readsParent(leaf) && typeof leaf.extractFragment?.() !== 'string';
+}
