@@ -180,7 +180,8 @@ export async function postGraphQL(
   return { status: response.status, headers: response.headers, body };
 }
 
-function logCollector(into: Record<string, unknown>[]): Writable {
+/** A log destination that parses each line the gateway writes into `into`. */
+export function logCollector(into: Record<string, unknown>[]): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString('utf8').split('\n')) {
