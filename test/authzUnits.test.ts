@@ -358,6 +358,8 @@ describe('rewriteDocument', () => {
       { reads: { 'query.user': { User: ['reviews'] } } },
       '{ user(id: "1") { name ... on User { __authz_User__reviews: reviews } } }',
     ],
+    ['drops a variable only a removed field used', 'query ($n: Int, $id: ID!) { me { reviews(first: $n) { body } } user(id: $id) { name } }', { removed: ['query.me'] }, 'query ($id: ID!) { user(id: $id) { name } }'],
+    ['drops a fragment only a removed field spread, and what it alone spread', '{ me { ...F } user(id: "1") { ...G } } fragment F on User { ...H } fragment H on User { id } fragment G on User { name }', { removed: ['query.me'] }, '{ user(id: "1") { ...G } } fragment G on User { name }'],
     ['selects __typename in a selection set left empty', '{ me { email } user(id: "1") { name } }', { removed: ['query.me.email'] }, '{ me { __typename } user(id: "1") { name } }'],
     ['selects __typename in a root left empty', '{ me { id } }', { removed: ['query.me'] }, '{ __typename }'],
     ['selects __typename in a fragment left empty, and keeps its spread', '{ product(upc: "1") { name ...Secret } } fragment Secret on Product { costPrice }', { removed: ['fragment Secret.costPrice'] }, '{ product(upc: "1") { name ...Secret } } fragment Secret on Product { __typename }'],

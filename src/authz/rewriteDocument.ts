@@ -1,4 +1,14 @@
-import { Kind, visit, type DocumentNode, type FieldNode, type SelectionNode, type SelectionSetNode } from 'graphql';
+import {
+  Kind,
+  visit,
+  type ASTNode,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import type { OperationCheck } from './checkOperation.js';
 
 /** Prefix of the aliases under which the gateway fetches what rules read; never part of a response. */
@@ -39,7 +49,7 @@ export function rewriteDocument(document: DocumentNode, check: OperationCheck): 
 }
 
 function rewrite(document: DocumentNode, check: OperationCheck, fieldName: (type: string, read: FieldNode) => string): DocumentNode {
-  return visit(document, {
+  const rewritten = visit(document, {
     SelectionSet: {
       enter(node: SelectionSetNode) {
         const reads = check.reads.get(node);
@@ -73,6 +83,60 @@ function rewrite(document: DocumentNode, check: OperationCheck, fieldName: (type
       },
     },
   });
+  return check.removed.size === 0 ? rewritten : withoutUnused(rewritten);
+}
+
+/**
+ * The document without the fragments and variable definitions only removed fields used: GraphQL refuses unused ones
+ * (a variable that only a denied field read, a fragment spread only inside it).
+ */
+function withoutUnused(document: DocumentNode): DocumentNode {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const spreadsOf = new Map<ASTNode, { fragments: Set<string>; variables: Set<string> }>();
+  const usesOf = (node: ASTNode) => {
+    let uses = spreadsOf.get(node);
+    if (uses !== undefined) return uses;
+    uses = { fragments: new Set(), variables: new Set() };
+    const found = uses;
+    visit(node, {
+      FragmentSpread: (spread) => void found.fragments.add(spread.name.value),
+      Variable: (variable) => void found.variables.add(variable.name.value),
+      VariableDefinition: () => false,
+    });
+    spreadsOf.set(node, uses);
+    return uses;
+  };
+  // What an operation uses, through every fragment it spreads, however deep.
+  const reach = (operation: OperationDefinitionNode) => {
+    const seen = new Set<string>();
+    const variables = new Set(usesOf(operation.selectionSet).variables);
+    for (const directive of operation.directives ?? []) for (const name of usesOf(directive).variables) variables.add(name);
+    const pending = [...usesOf(operation.selectionSet).fragments];
+    while (pending.length > 0) {
+      const name = pending.pop() as string;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const fragment = fragments.get(name);
+      if (fragment === undefined) continue;
+      const uses = usesOf(fragment);
+      for (const variable of uses.variables) variables.add(variable);
+      pending.push(...uses.fragments);
+    }
+    return { fragments: seen, variables };
+  };
+  const usedFragments = new Set<string>();
+  const definitions = document.definitions.map((definition) => {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) return definition;
+    const { fragments: used, variables } = reach(definition);
+    for (const name of used) usedFragments.add(name);
+    const variableDefinitions = definition.variableDefinitions?.filter((variable) => variables.has(variable.variable.name.value));
+    return variableDefinitions?.length === definition.variableDefinitions?.length ? definition : { ...definition, variableDefinitions };
+  });
+  return {
+    ...document,
+    definitions: definitions.filter((definition) => definition.kind !== Kind.FRAGMENT_DEFINITION || usedFragments.has(definition.name.value)),
+  };
 }
 
 function isTypename(selection: SelectionNode): boolean {
