@@ -8,6 +8,7 @@ COPY src src
 COPY subgraphs subgraphs
 COPY scripts scripts
 COPY gateway.config.ts ./
+COPY frontend frontend
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim

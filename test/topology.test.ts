@@ -173,7 +173,7 @@ describe('Dockerfile', () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     const buildStage = dockerfile.split(/^FROM /m)[1] ?? '';
     const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)].flatMap((match) => (match[1] ?? '').split(' '));
-    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'subgraphs', 'scripts']));
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'subgraphs', 'scripts', 'frontend']));
     const context = await mkdtemp(join(tmpdir(), 'docker-context-'));
     try {
       for (const path of copied) await cp(join(ROOT, path), join(context, path), { recursive: true });
@@ -181,6 +181,7 @@ describe('Dockerfile', () => {
       await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(context, 'out'), '--tsBuildInfoFile', join(context, 'out', '.tsbuildinfo')], { cwd: context });
       expect(existsSync(join(context, 'out', 'src', 'main.js'))).toBe(true);
       expect(existsSync(join(context, 'out', 'subgraphs', 'accounts', 'main.js'))).toBe(true);
+      expect(existsSync(join(context, 'out', 'frontend', 'server', 'main.js'))).toBe(true);
     } finally {
       await rm(context, { recursive: true, force: true });
     }

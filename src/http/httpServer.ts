@@ -117,7 +117,9 @@ export function createHttpServer(options: HttpServerOptions) {
       origin: options.cors.origins.includes('*') ? '*' : [...options.cors.origins],
       credentials: options.cors.credentials,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+      // Apollo Client sends its name and version (apollographql-client-*) on every request: a browser app's preflight
+      // must allow them, or no request of it is sent.
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', 'apollographql-client-name', 'apollographql-client-version'],
       exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'],
       maxAge: 600,
     });
