@@ -26,6 +26,8 @@ export const ErrorCode = {
   TooManyErrors: 'TOO_MANY_ERRORS',
   /** An automatic persisted query whose `sha256Hash` is not the hash of the query sent with it. */
   PersistedQueryHashMismatch: 'PERSISTED_QUERY_HASH_MISMATCH',
+  /** TRUSTED_DOCUMENTS=enforce, and the request's document (by id, hash or text) is not in the trusted list. */
+  PersistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
   /** The request (headers, or headers and body) did not arrive within REQUEST_TIMEOUT_MS / HEADERS_TIMEOUT_MS. */
   RequestTimeout: 'REQUEST_TIMEOUT',
   /** The request's headers exceed Node's limit (16 KiB in all). */
@@ -57,6 +59,7 @@ const PUBLIC_REQUEST_CODES: ReadonlySet<string> = new Set([
   ErrorCode.RateLimited,
   ErrorCode.TooManyErrors,
   ErrorCode.PersistedQueryHashMismatch,
+  ErrorCode.PersistedQueryNotInList,
 ]);
 
 /** Codes of errors that are about the client's request, not a failure of the gateway or a subgraph. */

@@ -27,6 +27,9 @@ import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
 import { graphqlHandler, type GraphQLHandler } from './common/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
 import { documentGate } from './http/documentGate.js';
+import { createTrustedDocumentList } from './trustedDocuments/trustedDocumentList.js';
+import { trustedDocumentGate } from './trustedDocuments/trustedDocumentGate.js';
+import { validateTrustedDocuments } from './trustedDocuments/validateDocuments.js';
 import { createDocumentStore } from './limits/documentStore.js';
 import { lifecycleLogger, type Logger } from './common/logger.js';
 import { gatewayPlugins } from './plugins/index.js';
@@ -178,6 +181,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       const facts = supergraphFacts(apiSchema, coreSupergraphSdl);
       supergraphs.set(apiSchema, facts);
       gateway.prepare(facts);
+      servedSchema = apiSchema;
+      prepareTrusted();
       const names = new Set(facts.subgraphNames.map(subgraphUrlKey));
       for (const key of Object.keys(config.subgraphUrls)) {
         if (!names.has(key)) logger.warn({ variable: subgraphUrlVariable(key) }, 'this URL override names no subgraph of the supergraph: check its spelling');
@@ -187,6 +192,24 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         if (!names.has(key)) logger.warn({ variable: subgraphAuthVariable(key), setting: `subgraphAuth.${key}` }, 'this subgraph auth override names no subgraph of the supergraph: check its spelling');
       }
     });
+    // The trusted documents: read now (a bad manifest stops the start), prepared for each schema as it loads.
+    const trusted = config.trustedDocuments.manifests.length === 0 ? undefined : await createTrustedDocumentList({ manifests: config.trustedDocuments.manifests, logger, watch: true });
+    if (trusted !== undefined) releases.push(() => trusted.close());
+    const documentStore = createDocumentStore(DOCUMENT_CACHE_MIB);
+    let servedSchema: GraphQLSchema | undefined;
+    const prepareTrusted = () => {
+      if (trusted === undefined || servedSchema === undefined) return;
+      const { valid, problems } = validateTrustedDocuments(servedSchema, trusted.documents(), {
+        rules: validationRules(config),
+        ...(config.limits.maxTokens === 'off' ? {} : { maxTokens: config.limits.maxTokens }),
+      });
+      documentStore.pin(servedSchema, valid);
+      for (const { document, errors } of problems) {
+        logger.error({ operation: document.name, manifest: document.manifest, errors }, 'a trusted document does not validate against the supergraph: its requests will fail');
+      }
+      logger.info({ documents: valid.size, invalid: problems.length, mode: config.trustedDocuments.mode }, 'trusted documents prepared');
+    };
+    trusted?.onChange(prepareTrusted);
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       logger,
@@ -202,7 +225,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       // passed): no walk of a document, however its fragments multiply, goes past this many selections.
       ...(config.limits.maxExpandedSelections !== 'off' ? { maxRecursiveSelections: config.limits.maxExpandedSelections } : {}),
       validationRules: validationRules(config),
-      documentStore: createDocumentStore(DOCUMENT_CACHE_MIB),
+      documentStore,
       // graphql-js adds one error of its own when it stops ("Too many validation errors"): MAX_ERRORS in all.
       validationOptions: { maxErrors: Math.max(1, config.limits.maxErrors - 1) },
       persistedQueries: config.automaticPersistedQueries ? {} : false,
@@ -273,7 +296,22 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       maxSelectionPairs: config.limits.maxSelectionPairs,
       onRefused: (reason) => metrics.rejections.inc({ reason }),
     });
-    handler = budget === undefined ? bounded : admittedHandler(bounded, budget, () => metrics.rejections.inc({ reason: 'rate' }));
+    // Before any parsing, the trusted documents: a listed one goes on as its text, an unlisted one may stop here.
+    const listed =
+      trusted === undefined
+        ? bounded
+        : trustedDocumentGate(bounded, {
+            mode: config.trustedDocuments.mode,
+            list: trusted,
+            bypassRoles: config.trustedDocuments.bypassRoles,
+            onResult: (result, clientName) => {
+              metrics.trustedDocuments.inc({ result });
+              if (result === 'miss_refused' || result === 'miss_audited') metrics.untrustedDocuments.inc({ client: metrics.clientLabel(clientName) });
+            },
+            onUnlisted: ({ hash, clientName, operationName, refused }) =>
+              (refused ? logger.info.bind(logger) : logger.warn.bind(logger))({ hash, clientName, operationName, mode: config.trustedDocuments.mode }, refused ? 'a document not in the trusted list was refused' : 'a document not in the trusted list was served (audit)'),
+          });
+    handler = budget === undefined ? listed : admittedHandler(listed, budget, () => metrics.rejections.inc({ reason: 'rate' }));
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };

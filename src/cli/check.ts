@@ -1,4 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { apiSchemaOf } from '../authz/accessMatrix.js';
+import { validationRules } from '../limits/validationRules.js';
+import { readTrustedDocuments } from '../trustedDocuments/trustedDocumentList.js';
+import { validateTrustedDocuments } from '../trustedDocuments/validateDocuments.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { CONFIG_OPTION, configModuleFor } from './configOption.js';
 import type { Command } from './io.js';
@@ -43,6 +49,7 @@ export const checkCommand: Command = async (args, io) => {
     ['connections per client', limit(config.connections.maxPerClient)],
     ['token lifetime at most', `${config.auth.maxLifetimeSec} s`],
     ['automatic persisted queries', onOff(config.automaticPersistedQueries)],
+    ['trusted documents', config.trustedDocuments.manifests.length === 0 ? 'no manifests' : `${config.trustedDocuments.mode}, ${config.trustedDocuments.manifests.join(', ')}${config.trustedDocuments.bypassRoles.length > 0 ? `, bypass for ${config.trustedDocuments.bypassRoles.join(', ')}` : ''}`],
     ['body limit', `${config.bodyLimitBytes} bytes`],
     ['forwarded headers', config.forwardHeaders.join(', ') || 'none'],
     ['public subgraph error codes', config.publicErrorCodes.join(', ')],
@@ -50,6 +57,35 @@ export const checkCommand: Command = async (args, io) => {
     ['subgraph auth', [`${config.subgraphAuthDefault ?? 'mint'} by default`, ...Object.entries(config.subgraphAuth ?? {}).map(([name, mode]) => `${name}: ${mode}`)].join(', ')],
   ];
   const width = Math.max(...settings.map(([name]) => name.length));
-  io.stdout(`${settings.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\n\nVerdict: the gateway would start.\n`);
+  io.stdout(`${settings.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\n`);
+
+  // Every trusted document against the supergraph it will be served with: a subgraph change that breaks a shipped
+  // operation fails here, in CI, before it lands.
+  let broken = 0;
+  if (config.trustedDocuments.manifests.length > 0) {
+    let documents;
+    try {
+      documents = await readTrustedDocuments(config.trustedDocuments.manifests.map((path) => resolve(io.cwd, path)));
+    } catch (error) {
+      io.stderr(`\n${(error as Error).message}\n\nVerdict: the gateway would refuse to start.\n`);
+      return 1;
+    }
+    const schema = apiSchemaOf(await readFile(resolve(io.cwd, config.supergraphPath), 'utf8'));
+    const { problems } = validateTrustedDocuments(schema, documents, {
+      rules: validationRules(config),
+      ...(config.limits.maxTokens === 'off' ? {} : { maxTokens: config.limits.maxTokens }),
+    });
+    broken = problems.length;
+    for (const { document, errors } of problems) io.stderr(`trusted document ${document.name} (${document.manifest}, id ${document.id}) does not validate against ${config.supergraphPath}: ${errors.join('; ')}\n`);
+    io.stdout(`\n${documents.length - broken} of ${documents.length} trusted documents validate against ${config.supergraphPath}.\n`);
+  }
+  if (config.mode === 'production' && config.trustedDocuments.mode !== 'enforce') {
+    io.stdout(`\nNote: trusted documents are not enforced (TRUSTED_DOCUMENTS=${config.trustedDocuments.mode}): any client may send any document. For first-party apps, set TRUSTED_DOCUMENTS=enforce with their manifests.\n`);
+  }
+  if (broken > 0) {
+    io.stdout(`\nVerdict: ${broken} trusted document${broken === 1 ? '' : 's'} would fail against this supergraph.\n`);
+    return 1;
+  }
+  io.stdout(`\nVerdict: the gateway would start.\n`);
   return 0;
 };

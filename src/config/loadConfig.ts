@@ -133,6 +133,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (values.workers > 1 && values.rateLimit.points !== 'off' && values.rateLimit.redisUrl === undefined) {
     problems.push(`${name('workers')} > 1 needs ${name('rateLimit.redisUrl')}, so that the workers share one rate budget (each would count alone otherwise)`);
   }
+  if (values.trustedDocuments.mode !== 'off' && values.trustedDocuments.manifests.length === 0) {
+    problems.push(`${name('trustedDocuments.mode')}=${values.trustedDocuments.mode} needs ${name('trustedDocuments.manifests')}: the manifests of the apps' operations`);
+  }
   const introspection = values.introspection ?? mode === 'development';
   const sandbox = values.sandbox ?? mode === 'development';
   if (mode === 'production') {

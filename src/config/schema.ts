@@ -237,6 +237,19 @@ export const configSchema = z.strictObject({
    * hash. Off by default: registration is open to anyone and saves only bandwidth.
    */
   automaticPersistedQueries: z.boolean().default(false),
+  /**
+   * The operations the frontend apps were built with (Apollo persisted query manifests). Listed documents are served by
+   * id or by text in every mode; `enforce` refuses every other document before parsing, `audit` serves and reports it.
+   */
+  trustedDocuments: z
+    .strictObject({
+      mode: z.enum(['off', 'audit', 'enforce'], { error: 'must be off, audit or enforce' }).default('off'),
+      /** Manifest files (`apollo-persisted-query-manifest`), relative to the working directory. */
+      manifests: z.array(z.string().min(1)).default([]),
+      /** Callers with one of these roles may send any document (Sandbox in staging). */
+      bypassRoles: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); the client's address is the peer's otherwise. */
   trustedProxies: z.array(z.string().min(1)).default([]),
   /** Origins a browser may call from (exact, e.g. https://app.example.com); none: same-origin only. */

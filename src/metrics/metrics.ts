@@ -2,6 +2,8 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 
 /** Most distinct operation names counted by name; the rest are counted as `other`, so a client cannot blow up the series. */
 const MAX_OPERATION_NAMES = 200;
+/** Most distinct client names counted by name, likewise. */
+const MAX_CLIENT_NAMES = 50;
 
 export type RejectionReason = 'auth' | 'authz' | 'depth' | 'cost' | 'aliases' | 'root_fields' | 'directives' | 'tokens' | 'field_cap' | 'rate' | 'size' | 'validation' | 'expansion' | 'timeout' | 'malformed' | 'connection';
 
@@ -17,6 +19,12 @@ export interface GatewayMetrics {
   supergraphReloads: Counter<'result'>;
   deduplicated: Counter;
   queryPlans: Counter<'cache'>;
+  /** What the trusted document list made of each request that named or sent a document. */
+  trustedDocuments: Counter<'result'>;
+  /** Documents not in the trusted list, by the client's name (bounded like operation names). */
+  untrustedDocuments: Counter<'client'>;
+  /** A bounded label for an Apollo client name (`apollographql-client-name`). */
+  clientLabel(name: string): string;
 }
 
 /** The gateway's Prometheus metrics (prom-client), in a registry of their own, with Node's process metrics. */
@@ -24,6 +32,7 @@ export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const seen = new Set<string>();
+  const clients = new Set<string>();
   const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   return {
     registry,
@@ -34,6 +43,12 @@ export function createMetrics(): GatewayMetrics {
       seen.add(name);
       return name;
     },
+    clientLabel(name) {
+      if (clients.has(name)) return name;
+      if (clients.size >= MAX_CLIENT_NAMES || !/^[-_.@/A-Za-z0-9 ()]{1,64}$/.test(name)) return 'other';
+      clients.add(name);
+      return name;
+    },
     requests: new Counter({ name: 'gateway_graphql_requests_total', help: 'GraphQL operations by name and outcome (success, error, rejected)', labelNames: ['operation', 'outcome'], registers: [registry] }),
     requestDuration: new Histogram({ name: 'gateway_graphql_request_duration_seconds', help: 'Time to answer a GraphQL operation', labelNames: ['operation'], buckets: seconds, registers: [registry] }),
     rejections: new Counter({ name: 'gateway_rejections_total', help: 'Requests refused, by reason', labelNames: ['reason'], registers: [registry] }),
@@ -42,6 +57,8 @@ export function createMetrics(): GatewayMetrics {
     supergraphReloads: new Counter({ name: 'gateway_supergraph_reloads_total', help: 'Supergraph file changes, applied or rejected', labelNames: ['result'], registers: [registry] }),
     deduplicated: new Counter({ name: 'gateway_subgraph_deduplicated_total', help: 'Subgraph requests answered by an identical one already in flight', registers: [registry] }),
     queryPlans: new Counter({ name: 'gateway_query_plans_total', help: 'Operations planned (cache miss) or run on a cached plan (hit)', labelNames: ['cache'], registers: [registry] }),
+    trustedDocuments: new Counter({ name: 'gateway_trusted_documents_total', help: 'Requests by what the trusted document list made of them (hit, miss_refused, miss_audited, bypass)', labelNames: ['result'], registers: [registry] }),
+    untrustedDocuments: new Counter({ name: 'gateway_untrusted_documents_total', help: 'Documents not in the trusted list, by client name (apollographql-client-name)', labelNames: ['client'], registers: [registry] }),
   };
 }
 
