@@ -204,6 +204,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         ...(config.limits.maxTokens === 'off' ? {} : { maxTokens: config.limits.maxTokens }),
       });
       documentStore.pin(servedSchema, valid);
+      gateway.prime(servedSchema, valid);
       for (const { document, errors } of problems) {
         logger.error({ operation: document.name, manifest: document.manifest, errors }, 'a trusted document does not validate against the supergraph: its requests will fail');
       }

@@ -60,7 +60,10 @@ interface SchemaState {
  * The per-schema state is built at every supergraph load, from the facts the gateway computed once for it (`prepare`).
  * If it cannot be built, every operation on that schema is refused: the policy fails closed.
  */
-export function authorizedGateway(inner: GatewayInterface, options: AuthorizationOptions): GatewayInterface & { prepare(facts: SupergraphFacts): void } {
+export function authorizedGateway(
+  inner: GatewayInterface,
+  options: AuthorizationOptions,
+): GatewayInterface & { prepare(facts: SupergraphFacts): void; prime(apiSchema: GraphQLSchema, documents: ReadonlyMap<string, DocumentNode>): void } {
   const { logger } = options;
   const states = new WeakMap<GraphQLSchema, SchemaState | Error>();
 
@@ -123,7 +126,11 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
       throw policyError(new GraphQLError(firstDenial.message, { extensions: { ...firstDenial.extensions, http: { status: 403 } } }));
     }
     await options.charge?.(gatewayRequest, { analysis, lookups, admitted: true });
-    if (check.denied.size === 0 && check.guarded.size === 0) return execute(requestContext);
+    if (check.denied.size === 0 && check.guarded.size === 0) {
+      // A trusted document was planned when the list loaded: it runs on that plan, as it came.
+      if (state.execution.primed(requestContext.queryHash)) return state.execution.execute(gatewayRequest, { planned: document, shaping: document }, requestContext.queryHash);
+      return execute(requestContext);
+    }
 
     const documents = rewriteDocument(document, check);
     const response = await state.execution.execute(gatewayRequest, documents, rewrittenHash(requestContext.queryHash, check, documents.planned));
@@ -143,6 +150,10 @@ export function authorizedGateway(inner: GatewayInterface, options: Authorizatio
 
   return {
     prepare,
+    prime(apiSchema, documents) {
+      const state = states.get(apiSchema);
+      if (state !== undefined && !(state instanceof Error)) state.execution.prime(documents);
+    },
     async load(loadOptions) {
       const loaded = await inner.load(loadOptions);
       return { ...loaded, executor: loaded.executor === null ? null : wrap(loaded.executor) };

@@ -4,7 +4,7 @@ import { NonNullType, operationFromDocument, Supergraph, type ObjectType, type S
 import { QueryPlanner, type QueryPlan } from '@apollo/query-planner';
 import type { GatewayExecutionResult, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
-import { GraphQLError, isObjectType, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError, isObjectType, Kind, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from '../common/logger.js';
 import type { GatewayContext } from '../context.js';
 import { ErrorCode, policyError } from '../errors.js';
@@ -15,6 +15,13 @@ import { SHADOW_FIELD_PREFIX, type RewrittenDocuments } from './rewriteDocument.
 export interface RewrittenExecution {
   /** `key` identifies the rewrite (the documents are a function of it): plans are cached under it. */
   execute(requestContext: GatewayGraphQLRequestContext<GatewayContext>, documents: RewrittenDocuments, key: string): Promise<GatewayExecutionResult>;
+  /**
+   * Plans documents ahead of any request (the trusted documents, by the hash of their text, which is Apollo's
+   * `queryHash`) and keeps their plans for as long as this supergraph serves: replaces the previous set.
+   */
+  prime(documents: ReadonlyMap<string, DocumentNode>): void;
+  /** Whether a document (by `queryHash`) has a plan made ahead: it runs here even when nothing is rewritten. */
+  primed(queryHash: string): boolean;
 }
 
 export interface RewrittenExecutionOptions {
@@ -55,6 +62,10 @@ export function createRewrittenExecution(options: RewrittenExecutionOptions): Re
     maxSize: 2 ** 20 * options.planCacheMiB,
     sizeCalculation: (plan) => Buffer.byteLength(JSON.stringify(plan), 'utf8'),
   });
+  // Plans made ahead (trusted documents), by cache key: never evicted, replaced as a whole.
+  let pinned = new Map<string, QueryPlan>();
+  let pinnedDocuments = new Set<string>();
+  const keyOf = (key: string, operationName: string | undefined) => (operationName === undefined ? key : createHash('sha256').update(key).update(operationName).digest('hex'));
   let serviceMap: Record<string, RemoteGraphQLDataSource<GatewayContext>> | undefined;
   const services = () => {
     if (serviceMap !== undefined) return serviceMap;
@@ -79,8 +90,8 @@ export function createRewrittenExecution(options: RewrittenExecutionOptions): Re
     async execute(requestContext, { planned, shaping }, key) {
       const operationName = requestContext.request.operationName ?? undefined;
       // As the gateway keys its own plan cache: a document with several operations has a plan per operation.
-      const cacheKey = operationName === undefined ? key : createHash('sha256').update(key).update(operationName).digest('hex');
-      let plan = await plans.get(cacheKey);
+      const cacheKey = keyOf(key, operationName);
+      let plan = pinned.get(cacheKey) ?? (await plans.get(cacheKey));
       options.onPlan?.(requestContext, plan !== undefined);
       if (plan === undefined) {
         const errors = validate(apiSchema, planned);
@@ -95,6 +106,27 @@ export function createRewrittenExecution(options: RewrittenExecutionOptions): Re
       const operationContext = buildOperationContext({ schema: apiSchema, operationDocument: shaping, operationName });
       return executeQueryPlan(plan as QueryPlan, services(), requestContext, operationContext, supergraphSchema, shapingSchema);
     },
+    prime(documents) {
+      const next = new Map<string, QueryPlan>();
+      for (const [hash, document] of documents) {
+        const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+        for (const operation of operations) {
+          let plan: QueryPlan;
+          try {
+            plan = planner.buildQueryPlan(operationFromDocument(planningSchema, document, { operationName: operation.name?.value }));
+          } catch (error) {
+            logger.error({ err: error, operation: operation.name?.value }, 'a trusted document cannot be planned: it is planned on its first request instead');
+            continue;
+          }
+          // A client may send the operation's name or, for a document of one operation, none.
+          if (operation.name !== undefined) next.set(keyOf(hash, operation.name.value), plan);
+          if (operations.length === 1) next.set(keyOf(hash, undefined), plan);
+        }
+      }
+      pinned = next;
+      pinnedDocuments = new Set(documents.keys());
+    },
+    primed: (queryHash) => pinnedDocuments.has(queryHash),
   };
 }
 
