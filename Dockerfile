@@ -1,4 +1,4 @@
-# One image for the gateway and the demo subgraphs; docker-compose.yml picks the command per service.
+# One image for the gateway, the demo subgraphs and the storefront; docker-compose.yml picks the command per service.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,9 +17,12 @@ ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true GATEWAY_CONFIG=dist/gatew
 WORKDIR /app
 COPY package.json ./
 COPY --from=build /app/node_modules node_modules
+# dist holds the storefront's built page too (dist/frontend/public, written by `npm run build`).
 COPY --from=build /app/dist dist
 # The subgraphs' SDL (the demo subgraphs load theirs at start) and the composed supergraph the gateway serves.
 COPY schema schema
+# The storefront's operations: the gateway's trusted list (TRUSTED_DOCUMENTS_MANIFESTS, and the config module's).
+COPY frontend/persisted-query-manifest.json frontend/persisted-query-manifest.json
 USER node
-EXPOSE 4000
+EXPOSE 4000 4100
 CMD ["node", "dist/src/main.js"]

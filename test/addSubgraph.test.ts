@@ -34,7 +34,7 @@ describe('adding a subgraph through the compose file', () => {
     project = await mkdtemp(join(tmpdir(), 'add-subgraph-'));
     await cp(join(ROOT, 'schema'), join(project, 'schema'), { recursive: true });
     await cp(join(ROOT, 'test/fixtures/shipping/shipping.graphql'), join(project, 'schema/shipping.graphql'));
-    for (const shared of ['dist', 'node_modules', 'test', 'package.json']) await symlink(join(ROOT, shared), join(project, shared));
+    for (const shared of ['dist', 'node_modules', 'test', 'package.json', 'frontend']) await symlink(join(ROOT, shared), join(project, shared));
     const compose = await readFile(join(ROOT, 'docker-compose.yml'), 'utf8');
     const at = compose.indexOf('\nnetworks:');
     await writeFile(join(project, 'docker-compose.yml'), `${compose.slice(0, at)}${SHIPPING_SERVICE}${compose.slice(at)}`);

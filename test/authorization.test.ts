@@ -93,15 +93,24 @@ describe('the access policy, through the gateway', () => {
     expect(JSON.stringify(response.body)).not.toContain('__authz');
   });
 
-  it('follows aliases, including an alias named like the field the rule reads', async () => {
-    const text = '{ user(id: "1") { id: name a: email b: email } }';
+  it('follows aliases, and refuses one named like another field (the field the rule reads, say)', async () => {
+    const text = '{ user(id: "1") { who: name a: email b: email } }';
     const asUser = await query('user', text);
     expect(asUser.body).toEqual({
-      data: { user: { id: 'Ada Lovelace', a: null, b: null } },
+      data: { user: { who: 'Ada Lovelace', a: null, b: null } },
       errors: [forbiddenAt(['user', 'a'], text, 'a:'), forbiddenAt(['user', 'b'], text, 'b:')],
     });
-    const asOwner = await query('owner', '{ user(id: "1") { id: name a: email } }');
-    expect(asOwner.body).toEqual({ data: { user: { id: 'Ada Lovelace', a: 'ada@example.com' } } });
+    const asOwner = await query('owner', '{ user(id: "1") { who: name a: email } }');
+    expect(asOwner.body).toEqual({ data: { user: { who: 'Ada Lovelace', a: 'ada@example.com' } } });
+    const shadowing = await query('owner', '{ user(id: "1") { id: name email } }');
+    expect(shadowing.status).toBe(400);
+    expect(shadowing.body.errors).toEqual([
+      {
+        message: 'The alias "id" is the name of another field of User: choose an alias that is not a field name',
+        locations: [{ line: 1, column: 19 }],
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'ALIAS_SHADOWS_FIELD' },
+      },
+    ]);
   });
 
   it('checks fields selected through fragments and inline fragments', async () => {

@@ -142,7 +142,13 @@ function summary(document: DocumentNode, result: OperationCheck) {
   return {
     denied: Object.fromEntries([...result.denied].flatMap(([field, error]) => field.nodes.map((node) => [label(node), `${String(error.extensions['code'])}: ${error.message}`]))),
     guarded: [...new Set([...result.guarded].flatMap((field) => field.nodes.map(label)))],
-    reads: Object.fromEntries([...result.reads].map(([set, byType]) => [label(set), [...byType.values()].flatMap((reads) => [...reads].map((read) => read.name.value))])),
+    // Each read by name, `... on Type` for one asked under a type condition.
+    reads: Object.fromEntries(
+      [...result.reads].map(([set, byType]) => [
+        label(set),
+        [...byType].flatMap(([type, { direct, wrapped }]) => [...[...direct].map((read) => read.name.value), ...[...wrapped].map((read) => `... on ${type} ${read.name.value}`)]),
+      ]),
+    ),
     typenames: [...result.typenames].map(label),
   };
 }
@@ -160,7 +166,7 @@ describe('checkOperation with the demo policy', () => {
     expect([...result.denied.values()][0]?.extensions['code']).toBe('FORBIDDEN');
     expect([...result.removed]).toEqual([nodes.field('query.me')]);
     expect([...result.guarded].map((field) => `${field.parentType.name}.${field.fieldName}`)).toEqual(['User.email']);
-    expect([...result.reads].map(([set, byType]) => [set, [...byType].map(([type, reads]) => [type, [...reads].map(print)])])).toEqual([[nodes.set('query.user'), [['User', ['id']]]]]);
+    expect([...result.reads].map(([set, byType]) => [set, [...byType].map(([type, { direct, wrapped }]) => [type, [...direct].map(print), [...wrapped].map(print)])])).toEqual([[nodes.set('query.user'), [['User', ['id'], []]]]]);
     expect(result.typenames.size).toBe(0);
   });
 
@@ -307,11 +313,16 @@ describe('rewriteDocument', () => {
   function handMade(document: DocumentNode, spec: { removed?: string[]; reads?: Record<string, Record<string, string[]>>; typenames?: string[] }): OperationCheck {
     const nodes = labels(document);
     const field = (name: string): FieldNode => ({ kind: Kind.FIELD, name: { kind: Kind.NAME, value: name } });
+    // `... on Type field` in a spec asks for it under a type condition; a bare name, directly.
+    const typeReads = (names: string[]) => ({
+      direct: new Set(names.filter((name) => !name.startsWith('... on ')).map(field)),
+      wrapped: new Set(names.filter((name) => name.startsWith('... on ')).map((name) => field(name.split(' ').at(-1) ?? ''))),
+    });
     return {
       denied: new Map(),
       removed: new Set((spec.removed ?? []).map((label) => nodes.field(label))),
       guarded: new Set(),
-      reads: new Map(Object.entries(spec.reads ?? {}).map(([label, byType]) => [nodes.set(label), new Map(Object.entries(byType).map(([type, names]) => [type, new Set(names.map(field))]))])),
+      reads: new Map(Object.entries(spec.reads ?? {}).map(([label, byType]) => [nodes.set(label), new Map(Object.entries(byType).map(([type, names]) => [type, typeReads(names)]))])),
       typenames: new Set((spec.typenames ?? []).map((label) => nodes.set(label))),
       visit: new Set(),
     };
@@ -322,28 +333,28 @@ describe('rewriteDocument', () => {
     ['removes a denied field and what it selects', '{ me { id reviews { body } } user(id: "1") { name } }', { removed: ['query.me'] }, '{ user(id: "1") { name } }'],
     ['removes a denied leaf', '{ topProducts { name costPrice price } }', { removed: ['query.topProducts.costPrice'] }, '{ topProducts { name price } }'],
     [
-      'adds what a rule reads under a type condition on the type whose rule reads it, and an alias of that type',
+      'adds what a rule reads under an alias of the type whose rule reads it, and its shadow in the shaping document',
       '{ user(id: "1") { name email } }',
       { reads: { 'query.user': { User: ['id'] } } },
-      '{ user(id: "1") { name email ... on User { __authz_User__id: id } } }',
-      '{ user(id: "1") { name email ... on User { __authz_User__id: authz__id } } }',
+      '{ user(id: "1") { name email __authz_User__id: id } }',
+      '{ user(id: "1") { name email __authz_User__id: authz__id } }',
     ],
     [
       'adds reads at each level that asks, and nowhere else',
       '{ topProducts { name reviews { body author { username birthday } } } }',
       { reads: { 'query.topProducts.reviews.author': { User: ['id'] }, 'query.topProducts.reviews': { Review: ['id', 'rating'] } } },
-      '{ topProducts { name reviews { body author { username birthday ... on User { __authz_User__id: id } } ... on Review { __authz_Review__id: id __authz_Review__rating: rating } } } }',
+      '{ topProducts { name reviews { body author { username birthday __authz_User__id: id } __authz_Review__id: id __authz_Review__rating: rating } } }',
     ],
     [
       'adds reads inside a named fragment when the guarded field is written there',
       '{ user(id: "1") { ...Private } } fragment Private on User { email }',
       { reads: { 'fragment Private': { User: ['id'] } } },
-      '{ user(id: "1") { ...Private } } fragment Private on User { email ... on User { __authz_User__id: id } }',
+      '{ user(id: "1") { ...Private } } fragment Private on User { email __authz_User__id: id }',
     ],
     [
       'adds reads of several object types to one abstract selection, each under its own type condition, and __typename',
       '{ search(text: "a") { ... on User { email } ... on Product { costPrice } } }',
-      { reads: { 'query.search': { User: ['id'], Product: ['upc'] } }, typenames: ['query.search'] },
+      { reads: { 'query.search': { User: ['... on User id'], Product: ['... on Product upc'] } }, typenames: ['query.search'] },
       '{ search(text: "a") { ... on User { email } ... on Product { costPrice } ... on User { __authz_User__id: id } ... on Product { __authz_Product__upc: upc } __typename } }',
     ],
     [
@@ -356,7 +367,7 @@ describe('rewriteDocument', () => {
       'keeps what a read selects and its arguments',
       '{ user(id: "1") { name } }',
       { reads: { 'query.user': { User: ['reviews'] } } },
-      '{ user(id: "1") { name ... on User { __authz_User__reviews: reviews } } }',
+      '{ user(id: "1") { name __authz_User__reviews: reviews } }',
     ],
     ['drops a variable only a removed field used', 'query ($n: Int, $id: ID!) { me { reviews(first: $n) { body } } user(id: $id) { name } }', { removed: ['query.me'] }, 'query ($id: ID!) { user(id: $id) { name } }'],
     ['drops a fragment only a removed field spread, and what it alone spread', '{ me { ...F } user(id: "1") { ...G } } fragment F on User { ...H } fragment H on User { id } fragment G on User { name }', { removed: ['query.me'] }, '{ user(id: "1") { ...G } } fragment G on User { name }'],
@@ -367,7 +378,7 @@ describe('rewriteDocument', () => {
       'keeps a guarded field\'s reads where its sibling was removed',
       '{ user(id: "1") { email birthday } }',
       { removed: ['query.user.birthday'], reads: { 'query.user': { User: ['id'] } } },
-      '{ user(id: "1") { email ... on User { __authz_User__id: id } } }',
+      '{ user(id: "1") { email __authz_User__id: id } }',
     ],
   ])('%s', (_case, query, spec, planned, shaping) => {
     const document = parse(query);
@@ -380,7 +391,7 @@ describe('rewriteDocument', () => {
 
   it('rewrites what checkOperation decided for an anonymous caller', async () => {
     const { document, result } = await check('{ me { id } user(id: "1") { name email } }', anonymous);
-    expect(print(rewriteDocument(document, result).planned)).toBe(print(parse('{ user(id: "1") { name email ... on User { __authz_User__id: id } } }')));
+    expect(print(rewriteDocument(document, result).planned)).toBe(print(parse('{ user(id: "1") { name email __authz_User__id: id } }')));
   });
 
   it('rewrites a fragment spread at two paths once, removing its denied field everywhere', async () => {

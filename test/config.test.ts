@@ -51,6 +51,7 @@ describe('loadConfig', () => {
       connections: { requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 72000, maxPerClient: 64 },
       planCacheMiB: 30,
       automaticPersistedQueries: false,
+      trustedDocuments: { mode: 'off', manifests: [], bypassRoles: [] },
       trustedProxies: [],
       corsOrigins: [],
       corsCredentials: false,

@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { STATIC_FILES } from '../frontend/build/staticFiles.js';
+import type { StorefrontRuntimeConfig } from '../frontend/src/runtimeConfig.js';
 import { parseTopology, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
 import { launchTopology, restartDelayMs, restartsAfter, type RunningTopology, type ServiceRestart } from '../src/topology/launcher.js';
@@ -21,15 +23,17 @@ const WITHOUT_INVENTORY = {
   errors: [{ message: 'A service needed for this field is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
 };
 
-type Service = 'gateway' | 'products' | 'inventory';
+type Service = 'gateway' | 'products' | 'inventory' | 'storefront';
+/** The three services every topology here has; the storefront only where a test looks at apps. */
+type Restarts = Record<'gateway' | 'products' | 'inventory', string> & { storefront?: string };
 
 /**
- * docker-compose.yml cut down to the gateway, products and inventory, each with the given `restart` value, as YAML
- * again: the launcher is given a compose file, read as npm start reads one.
+ * docker-compose.yml cut down to the gateway, products, inventory (and the storefront, when given), each with the
+ * given `restart` value, as YAML again: the launcher is given a compose file, read as npm start reads one.
  */
-async function composeFile(restart: Record<Service, string>): Promise<string> {
+async function composeFile(restart: Restarts): Promise<string> {
   const file = parseYaml(await readFile(COMPOSE_FILE, 'utf8'), { merge: true }) as { services: Record<string, Record<string, unknown>> };
-  const services = (['gateway', 'products', 'inventory'] as const).map((name) => [name, { ...file.services[name], restart: restart[name] }]);
+  const services = (Object.entries(restart) as [Service, string][]).map(([name, policy]) => [name, { ...file.services[name], restart: policy }]);
   return stringifyYaml({ services: Object.fromEntries(services) });
 }
 
@@ -46,13 +50,17 @@ interface Launched {
   stop(): Promise<void>;
 }
 
-/** Launches the three-process topology on ephemeral ports, recording its restarts and output; stop() cleans up. */
-async function launch(restart: Record<Service, string>): Promise<Launched> {
+/** Launches the three-process topology (four with the storefront) on ephemeral ports, recording its restarts and output; stop() cleans up. */
+async function launch(restart: Restarts): Promise<Launched> {
   const dir = await mkdtemp(join(tmpdir(), 'launcher-'));
   const topology = parseTopology(await composeFile(restart), ROOT, 'launcher.test compose file');
   const composed = await composeSupergraph(topology.subgraphs);
   if (!composed.ok) throw new Error(composed.errors.join('\n'));
   await writeFile(join(dir, 'supergraph.graphql'), composed.supergraphSdl);
+  // The storefront serves whatever its files hold: stand-ins will do here (`npm test` does not bundle the page).
+  const staticDir = join(dir, 'public');
+  await mkdir(staticDir);
+  for (const file of STATIC_FILES) await writeFile(join(staticDir, file), `stand-in ${file}`);
 
   const restarts: ServiceRestart[] = [];
   const listening: Launched['listening'] = [];
@@ -70,6 +78,8 @@ async function launch(restart: Record<Service, string>): Promise<Launched> {
       ports: 'ephemeral',
       // The supergraph of these two subgraphs, and a development key of the test's own.
       gatewayEnv: { NODE_ENV: 'development', SUPERGRAPH_PATH: join(dir, 'supergraph.graphql'), DEV_KEY_FILE: join(dir, 'dev-issuer-key.json') },
+      // In development as npm start runs it, signing in with the gateway's development key.
+      appEnv: { NODE_ENV: 'development', DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'), STOREFRONT_STATIC_DIR: staticDir },
       output: (service, line) => {
         output.push(`${service}: ${line}`);
         const entry = parseJson(line);
@@ -231,6 +241,70 @@ describe('a subgraph with restart: on-failure:1', () => {
     expect(running.pid('inventory')).toBeUndefined();
     // The rest keeps running until the caller stops it (npm start does at once).
     expect(await topology.query()).toEqual(WITHOUT_INVENTORY);
+  });
+});
+
+describe('an app beside the gateway: the storefront', () => {
+  let topology: Launched;
+  beforeAll(async () => {
+    topology = await launch({ gateway: 'no', products: 'no', inventory: 'no', storefront: 'unless-stopped' });
+  });
+  afterAll(() => topology?.stop());
+
+  it('starts once the gateway listens, and is reached on localhost, where the compose file\'s URLs now lead', async () => {
+    const { running, listening, output } = topology;
+    const gatewayListening = output.findIndex((line) => line.startsWith('gateway: ') && line.includes('"msg":"listening"'));
+    expect(gatewayListening).toBeGreaterThanOrEqual(0);
+    expect(output.findIndex((line) => line.startsWith('storefront: '))).toBeGreaterThan(gatewayListening);
+    const storefrontUrl = listening.find((entry) => entry.service === 'storefront')?.url ?? '';
+    expect(running.appUrls).toEqual({ storefront: `http://localhost:${new URL(storefrontUrl).port}` });
+    expect(running.subgraphUrls).not.toHaveProperty('storefront');
+
+    // GATEWAY_GRAPHQL_URL http://localhost:4000/graphql names the gateway's published port: now its local one.
+    const storefront = running.appUrls['storefront'] ?? '';
+    const config = (await (await fetch(`${storefront}/config.json`)).json()) as StorefrontRuntimeConfig;
+    expect(config.graphqlUrl).toBe(`http://localhost:${new URL(running.gatewayUrl).port}/graphql`);
+    // The gateway's CORS_ORIGINS, http://localhost:4100, names the storefront's published port: now its local one.
+    const preflight = await fetch(`${running.gatewayUrl}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: storefront, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(storefront);
+  });
+
+  it('runs with appEnv on top of the compose file: in development, its sign-in signs tokens the gateway accepts', async () => {
+    const storefront = topology.running.appUrls['storefront'] ?? '';
+    const config = (await (await fetch(`${storefront}/config.json`)).json()) as StorefrontRuntimeConfig;
+    expect(config.signIn.mode).toBe('development');
+    const signIn = await fetch(`${storefront}/dev/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: '1' }) });
+    expect(signIn.status).toBe(200);
+    const { token } = (await signIn.json()) as { token: string };
+    const authorized = await postGraphQL(topology.running.gatewayUrl, QUERY, { headers: { authorization: `Bearer ${token}` } });
+    expect(authorized).toMatchObject({ status: 200, body: FULL });
+    // A token the gateway does not trust is refused, not served anonymously: so the 200 above was the key's doing.
+    const forged = await postGraphQL(topology.running.gatewayUrl, QUERY, { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA` } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('is restarted under its own policy, on the same origin, while the rest keeps running', async () => {
+    const { running, restarts, listening } = topology;
+    const storefront = running.appUrls['storefront'] ?? '';
+    crash(running, 'storefront');
+    await waitFor(() => restarts.length === 1);
+    expect(restarts).toEqual([{ service: 'storefront', code: 137, signal: 'SIGKILL', attempt: 1, delayMs: 500 }]);
+    await waitFor(async () => (await fetch(`${storefront}/health`).catch(() => undefined))?.ok === true);
+    const urls = listening.filter((entry) => entry.service === 'storefront').map((entry) => entry.url);
+    expect(urls).toHaveLength(2);
+    expect(new Set(urls).size).toBe(1);
+    expect(await settled(running.exited)).toBe(false);
+    expect(await topology.query()).toEqual(FULL);
+  });
+
+  it('is stopped with the others', async () => {
+    const storefront = topology.running.appUrls['storefront'] ?? '';
+    await topology.running.stop();
+    expect(topology.running.pid('storefront')).toBeUndefined();
+    await expect(fetch(`${storefront}/health`)).rejects.toThrow();
   });
 });
 

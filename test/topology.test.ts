@@ -2,15 +2,16 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gateway } from './cli.js';
-import { parseTopology, readTopology, TopologyError, type RestartPolicy } from '../src/topology/composeFile.js';
+import { parseTopology, readTopology, SUBGRAPH_URL_LABEL, TopologyError, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
 import { interpolate } from '../src/topology/launcher.js';
 import { COMMITTED_SUPERGRAPH } from './harness.js';
+import demoConfig from '../gateway.config.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const hasDockerCompose = () => (process.env['PATH'] ?? '').split(':').some((dir) => existsSync(join(dir, 'docker-compose')));
@@ -25,6 +26,7 @@ interface ComposeService {
   healthcheck?: { test?: string[] };
   restart?: string;
   environment?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 describe('docker-compose.yml, the one declaration of the topology', () => {
@@ -38,11 +40,13 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
       ['inventory', 'http://inventory:4003/graphql'],
       ['reviews', 'http://reviews:4004/graphql'],
     ]);
+    // Not a subgraph: an app beside the gateway, which npm start runs after it.
+    expect(topology.apps.map((app) => [app.name, app.command, app.publishedPort])).toEqual([['storefront', ['node', 'dist/frontend/server/main.js'], 4100]]);
     // What npm start honours: each process that dies is started again, as Docker would.
-    for (const service of [topology.gateway, ...topology.subgraphs]) expect(service.restart, service.name).toEqual({ mode: 'unless-stopped' });
+    for (const service of [topology.gateway, ...topology.subgraphs, ...topology.apps]) expect(service.restart, service.name).toEqual({ mode: 'unless-stopped' });
   });
 
-  it('publishes only the gateway, keeps subgraphs on an internal network, and gives every service a health check and restart policy', async () => {
+  it('publishes only the gateway and the storefront, keeps subgraphs on an internal network, and gives every service a health check and restart policy', async () => {
     const file = parseYaml(await readFile(COMPOSE_FILE, 'utf8'), { merge: true }) as {
       services: Record<string, ComposeService>;
       networks: Record<string, { internal?: boolean } | null>;
@@ -55,6 +59,13 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
         expect(service.ports).toEqual(['4000:4000']);
         expect(service.networks).toEqual(expect.arrayContaining(['subgraphs']));
         expect(service.environment?.['NODE_ENV']).toBe('production');
+      } else if (name === 'storefront') {
+        // A static server for browsers: published, and out of the subgraphs' reach (and they out of its).
+        expect(service.ports).toEqual(['4100:4100']);
+        expect(service.networks).toEqual(['edge']);
+        expect(service.labels?.[SUBGRAPH_URL_LABEL]).toBeUndefined();
+        expect(service.environment).toEqual({ NODE_ENV: 'production', HOST: '0.0.0.0', PORT: '4100', GATEWAY_GRAPHQL_URL: 'http://localhost:4000/graphql' });
+        expect(service.healthcheck?.test?.join(' ')).toContain('http://127.0.0.1:4100/health');
       } else {
         expect(service.ports, `${name} must not publish a port`).toBeUndefined();
         expect(service.networks, name).toEqual(['subgraphs']);
@@ -62,9 +73,27 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
     }
   });
 
+  it('lets browsers on the storefront\'s origin call the gateway, at the ports both publish', async () => {
+    const { gateway, apps } = await readTopology(COMPOSE_FILE);
+    const storefront = apps.find((app) => app.name === 'storefront');
+    expect(new URL(storefront?.environment['GATEWAY_GRAPHQL_URL'] ?? '').origin).toBe(`http://localhost:${gateway.publishedPort}`);
+    expect(gateway.environment['CORS_ORIGINS']?.split(',')).toEqual([`http://localhost:${storefront?.publishedPort}`]);
+  });
+
+  it('serves the storefront\'s operations as the trusted list, in the mode TRUSTED_DOCUMENTS gives (off unless set)', async () => {
+    const { gateway } = await readTopology(COMPOSE_FILE);
+    const mode = gateway.environment['TRUSTED_DOCUMENTS'] ?? '';
+    expect([interpolate(mode, {}), interpolate(mode, { TRUSTED_DOCUMENTS: '' }), interpolate(mode, { TRUSTED_DOCUMENTS: 'enforce' })]).toEqual(['off', 'off', 'enforce']);
+    const manifests = gateway.environment['TRUSTED_DOCUMENTS_MANIFESTS']?.split(',') ?? [];
+    expect(manifests).toEqual(['frontend/persisted-query-manifest.json']);
+    // The same list as the config module's: the environment wins over the module, and must not drop an app's manifest.
+    expect(manifests).toEqual(demoConfig.trustedDocuments?.manifests);
+    for (const manifest of manifests) expect(existsSync(join(ROOT, manifest)), manifest).toBe(true);
+  });
+
   it('runs, for every service, a compiled entry point that exists (what npm start and the image run)', async () => {
     const topology = await readTopology(COMPOSE_FILE);
-    for (const service of [topology.gateway, ...topology.subgraphs]) {
+    for (const service of [topology.gateway, ...topology.subgraphs, ...topology.apps]) {
       expect(service.command[0]).toBe('node');
       const entry = service.command[1] ?? '';
       expect(existsSync(join(ROOT, entry)), entry).toBe(true);
@@ -101,6 +130,25 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
   ])('explains a compose file with %s', (_case, yaml, message) => {
     expect(() => parseTopology(yaml, ROOT)).toThrow(TopologyError);
     expect(() => parseTopology(yaml, ROOT)).toThrow(message);
+  });
+
+  const GATEWAY_AND_SUBGRAPH = 'services:\n  gateway:\n    command: ["node", "g.js"]\n    ports: ["4000:4000"]\n  a:\n    command: ["node", "a.js"]\n    labels: { gateway.subgraph.url: "http://a:1/graphql" }\n';
+
+  it('reads any other service with a command as an app, in file order, and leaves out one without a command (Docker\'s alone)', () => {
+    const yaml = `${GATEWAY_AND_SUBGRAPH}  web:\n    command: ["node", "web.js"]\n    restart: on-failure:2\n    environment: { PORT: "4100" }\n    ports: ["127.0.0.1:8080:4100"]\n` +
+      '  cache:\n    image: redis:7\n  worker:\n    command: ["node", "worker.js"]\n';
+    const topology = parseTopology(yaml, ROOT);
+    expect(topology.subgraphs.map((subgraph) => subgraph.name)).toEqual(['a']);
+    expect(topology.apps).toEqual([
+      { name: 'web', command: ['node', 'web.js'], environment: { PORT: '4100' }, restart: { mode: 'on-failure', maxRetries: 2 }, publishedPort: 8080 },
+      { name: 'worker', command: ['node', 'worker.js'], environment: {}, restart: { mode: 'no' } },
+    ]);
+  });
+
+  it('explains an app whose published port is not one, naming the service', () => {
+    const yaml = `${GATEWAY_AND_SUBGRAPH}  web:\n    command: ["node", "web.js"]\n    ports: ["web:4100"]\n`;
+    expect(() => parseTopology(yaml, ROOT)).toThrow(TopologyError);
+    expect(() => parseTopology(yaml, ROOT)).toThrow('docker-compose.yml: service "web" publishes "web:4100", which names no host port');
   });
 
   /** A topology whose one subgraph has this `restart:` line (none when undefined). */
@@ -186,6 +234,34 @@ describe('Dockerfile', () => {
       await rm(context, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('puts into the image what every service reads at run time: entry points, the storefront\'s page, the supergraph, the trusted manifests', async () => {
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    const [, buildStage = '', runtimeStage = ''] = dockerfile.split(/^FROM /m);
+    // Where each COPY of the runtime stage puts things, relative to WORKDIR /app; a context source must exist.
+    const copies = [...runtimeStage.matchAll(/^COPY (--from=\S+ )?(.+) (\S+)$/gm)].flatMap(([, from, sources = '', destination = '']) =>
+      sources.split(' ').map((source) => {
+        if (from === undefined) expect(existsSync(join(ROOT, source)), `${source} in the build context`).toBe(true);
+        return destination.endsWith('/') ? posix.join(destination, posix.basename(source)) : posix.normalize(destination);
+      }));
+    const holds = (path: string) => copies.some((copied) => path === copied || path.startsWith(`${copied}/`));
+
+    const { gateway, subgraphs, apps } = await readTopology(COMPOSE_FILE);
+    const needed = [
+      ...[gateway, ...subgraphs, ...apps].map((service) => service.command[1] ?? ''),
+      gateway.environment['GATEWAY_CONFIG'] ?? '',
+      gateway.environment['SUPERGRAPH_PATH'] ?? '',
+      ...(gateway.environment['TRUSTED_DOCUMENTS_MANIFESTS']?.split(',') ?? []),
+      ...(demoConfig.trustedDocuments?.manifests ?? []),
+      // The storefront's built page (its STOREFRONT_STATIC_DIR default), which the build stage's `npm run build` writes.
+      'dist/frontend/public/index.html',
+      'dist/frontend/public/app.js',
+    ];
+    for (const path of needed) expect(holds(path), `${path} in the runtime stage`).toBe(true);
+    expect(buildStage).toMatch(/^RUN npm run build\b/m);
+    const { scripts } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts['build']).toContain('npm run build:storefront');
+  });
 
   it('builds the image every compose service runs: the gateway command by default, with the schema folder', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');

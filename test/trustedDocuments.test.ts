@@ -21,7 +21,6 @@ const operation = (name: string) => {
   return found;
 };
 const TOP_PRODUCTS = operation('TopProducts');
-const ME = operation('Me');
 const UNLISTED = '{ topProducts { name costPrice } }';
 const received = (stack: Stack) => SUBGRAPH_NAMES.reduce((total, name) => total + stack.subgraphs[name].counter.received, 0);
 

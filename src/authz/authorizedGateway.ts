@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, print, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, print, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
 import type { OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -138,7 +138,9 @@ export function authorizedGateway(
     if (response.data === undefined || response.data === null) return { ...response, ...(subgraphErrors === undefined ? {} : { errors: subgraphErrors }) };
     const filtered = await filterResult({ schema: requestContext.schema, analysis, check, policy: state.policy, authz, data: response.data });
     const denial = filtered.errors.find((error) => error.extensions['code'] === ErrorCode.Forbidden);
-    if (denial !== undefined && options.deniedQueryFields === 'reject') {
+    // A mutation has run by now: its answer, with the denied fields null, is all the caller can get of it (a 403 would
+    // say it did not run, and a retry would run it again).
+    if (denial !== undefined && options.deniedQueryFields === 'reject' && operation.operation !== 'mutation') {
       // Decided on the data: the plan ran (a query, so nothing changed), but the caller gets none of it.
       throw policyError(new GraphQLError(denial.message, { extensions: { ...denial.extensions, http: { status: 403 } } }));
     }
@@ -174,7 +176,10 @@ function rewrittenHash(queryHash: string, check: OperationCheck, planned: Docume
   if (nodes.some((node) => node.loc === undefined)) return createHash('sha256').update(print(planned)).digest('hex');
   const positions = (of: Iterable<{ loc?: { start: number } | undefined }>) => [...of].map((node) => node.loc?.start).sort((a = 0, b = 0) => a - b).join(',');
   const added = [...check.reads]
-    .map(([selectionSet, byType]) => `${selectionSet.loc?.start}:${[...byType].map(([type, reads]) => `${type}=${[...reads].map((read) => print(read)).sort().join('+')}`).sort().join(';')}`)
+    .map(([selectionSet, byType]) => {
+      const reads = (of: Set<FieldNode>) => [...of].map((read) => print(read)).sort().join('+');
+      return `${selectionSet.loc?.start}:${[...byType].map(([type, { direct, wrapped }]) => `${type}=${reads(direct)}/${reads(wrapped)}`).sort().join(';')}`;
+    })
     .sort()
     .join(',');
   return createHash('sha256').update(`${queryHash}|r${positions(check.removed)}|a${added}|t${positions(check.typenames)}`).digest('hex');

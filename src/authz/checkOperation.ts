@@ -5,8 +5,10 @@ import {
   visitWithTypeInfo,
   type DocumentNode,
   type FieldNode,
+  isInterfaceType,
   type GraphQLCompositeType,
   type GraphQLError,
+  type GraphQLObjectType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
   type SelectionSetNode,
@@ -26,13 +28,20 @@ export interface OperationCheck {
   guarded: Set<FieldSelection>;
   /**
    * Fields to fetch for the rules of guarded fields, by the selection set the guarded field is written in and the
-   * object type whose rule reads them.
+   * object type whose rule reads them: `direct` where the selection set's own type has the field as that object type
+   * has it (the object type itself, or an interface that declares it), `wrapped` under `... on <Type>` otherwise.
    */
-  reads: Map<SelectionSetNode, Map<string, Set<FieldNode>>>;
+  reads: Map<SelectionSetNode, Map<string, TypeReads>>;
   /** Selection sets that need `__typename`, to tell each object's type after execution. */
   typenames: Set<SelectionSetNode>;
   /** The selections the result filter must walk: they, or selections below them, hold something to decide. */
   visit: Set<ObjectSelection>;
+}
+
+/** What one object type's rules read in one selection set (see `OperationCheck.reads`). */
+export interface TypeReads {
+  direct: Set<FieldNode>;
+  wrapped: Set<FieldNode>;
 }
 
 type Path = GraphQLResolveInfo['path'];
@@ -97,16 +106,23 @@ export async function checkOperation(input: {
       if (decision.kind === 'undecided') {
         check.guarded.add(field);
         if (fieldPolicy.reads.length > 0) {
+          containerTypes ??= selectionSetTypes(schema, analysis);
           for (const container of field.containers) {
-            const byType = check.reads.get(container) ?? new Map<string, Set<FieldNode>>();
-            const reads = byType.get(parentType.name) ?? new Set<FieldNode>();
-            for (const read of fieldPolicy.reads) reads.add(read);
+            const byType = check.reads.get(container) ?? new Map<string, TypeReads>();
+            const reads = byType.get(parentType.name) ?? { direct: new Set<FieldNode>(), wrapped: new Set<FieldNode>() };
+            const containerType = containerTypes.get(container);
+            for (const read of fieldPolicy.reads) {
+              // Asked of every object of the selection set where its type declares the field as the object type has
+              // it (@apollo/gateway mishandles some type conditions under @interfaceObject), else under a type condition
+              // on the object type, matched by each object's `__typename`, which the planner then fetches.
+              if (declaresAlike(containerType, parentType, read.name.value)) reads.direct.add(read);
+              else {
+                reads.wrapped.add(read);
+                check.typenames.add(container);
+              }
+            }
             byType.set(parentType.name, reads);
             check.reads.set(container, byType);
-            // Added under `... on Type` where the selection set is of an interface or union: the type condition is
-            // matched by each object's `__typename`, which the planner then fetches (unless the client selects it).
-            containerTypes ??= selectionSetTypes(schema, analysis);
-            if (containerTypes.get(container) !== parentType && !selectsTypename(selection)) check.typenames.add(container);
           }
         }
       }
@@ -124,8 +140,8 @@ export async function checkOperation(input: {
 
 /**
  * Marks, bottom-up, the selections the result filter must walk: those holding a denied or guarded field, and those
- * above them. Where such a walk passes through a field of abstract type, each object's type must be told: the field
- * gets `__typename`, unless the client selects it there already.
+ * above them. Where such a walk passes through a field of abstract type, each object's type must be told: the field's
+ * selection set gets `__typename` (the rewrite adds none where the client selects it there, unconditionally).
  */
 function markVisits(root: ObjectSelection, check: OperationCheck): void {
   const pass = () => {
@@ -136,8 +152,9 @@ function markVisits(root: ObjectSelection, check: OperationCheck): void {
       memo.set(selection, false); // a cycle (never valid) needs nothing more
       let needed = false;
       for (const field of selection.fields) {
-        // An object collected from a selection set that gained `__typename` is walked, to take it out again.
-        if (field.containers.some((container) => check.typenames.has(container))) needed = true;
+        // An object collected from a selection set that gained `__typename` or reads (asked of every object of it) is
+        // walked, to take them out again.
+        if (field.containers.some((container) => check.typenames.has(container) || check.reads.has(container))) needed = true;
         if (check.denied.has(field)) {
           needed = true;
           continue;
@@ -149,13 +166,18 @@ function markVisits(root: ObjectSelection, check: OperationCheck): void {
         // object it reaches is walked, to take it out again.
         if (!below && !field.nodes.some((node) => node.selectionSet !== undefined && check.typenames.has(node.selectionSet))) continue;
         needed = true;
-        if (field.abstract && !field.children.every(selectsTypename)) {
+        // Below a field of abstract type, each object's type must be told. Where every type with something to decide
+        // selects `__typename` itself (for this request's variables), an object without one is of a type with nothing
+        // to decide; otherwise `__typename` is added beside the field's own selections, and every object is walked,
+        // to take it out again. (Added only where needed: @apollo/gateway answers some `__typename`s under
+        // @interfaceObject with a null object.)
+        const needing = field.children.filter((child) => memo.get(child) === true);
+        if (field.abstract && !needing.every(selectsTypename)) {
           const selectionSet = field.nodes[0]?.selectionSet;
           if (selectionSet !== undefined) check.typenames.add(selectionSet);
         }
-        // Every object under a field with something to decide is walked: one whose type has nothing to decide still
-        // loses the `__typename` the walk needed.
-        for (const child of field.children) check.visit.add(child);
+        const typenameAdded = field.nodes.some((node) => node.selectionSet !== undefined && check.typenames.has(node.selectionSet));
+        for (const child of typenameAdded ? field.children : needing) check.visit.add(child);
       }
       memo.set(selection, needed);
       if (needed) check.visit.add(selection);
@@ -174,6 +196,20 @@ function markVisits(root: ObjectSelection, check: OperationCheck): void {
   } while (check.typenames.size !== added);
 }
 
+function selectsTypename(selection: ObjectSelection): boolean {
+  return selection.fields.some((field) => field.responseKey === '__typename' && field.fieldName === '__typename');
+}
+
+/** Whether a selection set's type has a field as an object type of it has it: same type, same arguments. */
+function declaresAlike(containerType: GraphQLCompositeType | undefined, objectType: GraphQLObjectType, fieldName: string): boolean {
+  if (containerType === objectType) return true;
+  if (!isInterfaceType(containerType)) return false;
+  const declared = containerType.getFields()[fieldName];
+  const own = objectType.getFields()[fieldName];
+  if (declared === undefined || own === undefined || String(declared.type) !== String(own.type)) return false;
+  return declared.args.length === own.args.length && declared.args.every((arg, index) => arg.name === own.args[index]?.name && String(arg.type) === String(own.args[index]?.type));
+}
+
 /** The type of every selection set of the operation and its fragments (an object, interface or union type). */
 function selectionSetTypes(schema: GraphQLSchema, analysis: OperationAnalysis): Map<SelectionSetNode, GraphQLCompositeType | undefined> {
   const types = new Map<SelectionSetNode, GraphQLCompositeType | undefined>();
@@ -183,6 +219,3 @@ function selectionSetTypes(schema: GraphQLSchema, analysis: OperationAnalysis): 
   return types;
 }
 
-function selectsTypename(selection: ObjectSelection): boolean {
-  return selection.fields.some((field) => field.responseKey === '__typename' && field.fieldName === '__typename');
-}

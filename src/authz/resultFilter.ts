@@ -139,6 +139,9 @@ export async function filterResult(input: FilterInput): Promise<FilterResult> {
     }
     const object = value as Record<string, unknown>;
     const child = field.children.length === 1 && !field.abstract ? field.children[0] : field.children.find((candidate) => candidate.type.name === object['__typename']);
+    // No `__typename` where the gateway did not ask for one: every type with something to decide selects it, so
+    // this object is of a type without.
+    if (child === undefined && object['__typename'] === undefined && !field.nodes.some((node) => node.selectionSet !== undefined && check.typenames.has(node.selectionSet))) return object;
     if (child === undefined) {
       // An object whose type cannot be told, below something to decide: nothing of it is shown.
       authz.onRuleError(new Error(`no __typename on an object of ${String(type)}`), `${field.parentType.name}.${field.fieldName}`);
@@ -156,14 +159,14 @@ export async function filterResult(input: FilterInput): Promise<FilterResult> {
 }
 
 /**
- * The object a rule of this type sees as its parent: the client's fields selected without alias or arguments (a
- * client alias can never pass one field off as another), then what the rules' fragments declared, fetched under the
- * gateway's own aliases.
+ * The object a rule of this type sees as its parent: the client's leaf fields selected without alias or arguments (a
+ * client alias can never pass one field off as another, and an object field's own selections are the client's
+ * too), then what the rules' fragments declared, fetched under the gateway's own aliases.
  */
 function parentOf(object: Record<string, unknown>, selection: ObjectSelection, policy: CompiledPolicy): Record<string, unknown> {
   const parent: Record<string, unknown> = {};
   for (const field of selection.fields) {
-    if (field.definition === undefined || field.responseKey !== field.fieldName || field.definition.args.length > 0) continue;
+    if (field.definition === undefined || field.responseKey !== field.fieldName || field.definition.args.length > 0 || field.nodes.some((node) => node.selectionSet !== undefined)) continue;
     if (field.responseKey in object) parent[field.fieldName] = object[field.responseKey];
   }
   const type = selection.type;

@@ -38,9 +38,9 @@ export interface RewrittenDocuments {
 /**
  * The documents the gateway runs instead of the client's:
  * - denied fields removed (no subgraph is asked for them); a selection set left empty selects `__typename`;
- * - beside every guarded field, the fields its rule reads, under a type condition on the object type whose rule reads
- *   them (so that they are asked only of objects of that type, which has them) and an alias no client can collide
- *   with (client aliases beginning with `__` are refused);
+ * - beside every guarded field, the fields its rule reads, under an alias no client can collide with (client aliases
+ *   beginning with `__` are refused): directly where the selection set's type has the field, else under a type
+ *   condition on the object type whose rule reads them (so that they are asked only of objects of that type);
  * - `__typename` where the result filter must tell an object's type and the client does not select it.
  * The shaping document is the planned one with each read field replaced by its nullable shadow.
  */
@@ -56,19 +56,20 @@ function rewrite(document: DocumentNode, check: OperationCheck, fieldName: (type
         const typename = check.typenames.has(node) && !node.selections.some(isTypename);
         if (reads === undefined && !typename) return undefined;
         const added: SelectionNode[] = [];
-        for (const [type, fields] of reads ?? []) {
-          added.push({
-            kind: Kind.INLINE_FRAGMENT,
-            typeCondition: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: type } },
-            selectionSet: {
-              kind: Kind.SELECTION_SET,
-              selections: [...fields].map((read) => ({
-                ...read,
-                alias: { kind: Kind.NAME, value: readAlias(type, read.name.value) },
-                name: { kind: Kind.NAME, value: fieldName(type, read) },
-              })),
-            },
+        for (const [type, { direct, wrapped }] of reads ?? []) {
+          const aliased = (read: FieldNode): FieldNode => ({
+            ...read,
+            alias: { kind: Kind.NAME, value: readAlias(type, read.name.value) },
+            name: { kind: Kind.NAME, value: fieldName(type, read) },
           });
+          added.push(...[...direct].map(aliased));
+          if (wrapped.size > 0) {
+            added.push({
+              kind: Kind.INLINE_FRAGMENT,
+              typeCondition: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: type } },
+              selectionSet: { kind: Kind.SELECTION_SET, selections: [...wrapped].map(aliased) },
+            });
+          }
         }
         if (typename) added.push(TYPENAME);
         return { ...node, selections: [...node.selections, ...added] };
@@ -139,6 +140,7 @@ function withoutUnused(document: DocumentNode): DocumentNode {
   };
 }
 
+/** The client's own `__typename`, selected whatever the variables (one under @skip/@include may not be there). */
 function isTypename(selection: SelectionNode): boolean {
-  return selection.kind === Kind.FIELD && selection.alias === undefined && selection.name.value === '__typename';
+  return selection.kind === Kind.FIELD && selection.alias === undefined && selection.name.value === '__typename' && (selection.directives?.length ?? 0) === 0;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { buildOperationContext, executeQueryPlan, type RemoteGraphQLDataSource } from '@apollo/gateway';
-import { NonNullType, operationFromDocument, Supergraph, type ObjectType, type Schema } from '@apollo/federation-internals';
+import { NonNullType, operationFromDocument, Supergraph, type FieldDefinition, type InterfaceType, type ObjectType, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type QueryPlan } from '@apollo/query-planner';
 import type { GatewayExecutionResult, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
@@ -130,6 +130,14 @@ export function createRewrittenExecution(options: RewrittenExecutionOptions): Re
   };
 }
 
+/** A nullable copy of a field, with its arguments, under another name. */
+function addShadow(type: ObjectType | InterfaceType, original: FieldDefinition<ObjectType | InterfaceType>, name: string): void {
+  const fieldType = original.type;
+  if (fieldType === undefined) return;
+  const shadow = type.addField(name, fieldType instanceof NonNullType ? fieldType.ofType : fieldType);
+  for (const argument of original.arguments()) shadow.addArgument(argument.name, argument.type, argument.defaultValue);
+}
+
 /** Shadow fields of every field a rule reads, on a copy of the API schema (see `SHADOW_FIELD_PREFIX`). */
 function withShadowFields(planningSchema: Schema, apiSchema: GraphQLSchema, policy: CompiledPolicy): Schema {
   const shaping = planningSchema.clone();
@@ -147,9 +155,17 @@ function withShadowFields(planningSchema: Schema, apiSchema: GraphQLSchema, poli
           throw new Error(`${type.name} has a field named ${shadowName}, which the gateway needs for the fields access rules read: rename it`);
         }
         added.add(`${type.name}.${shadowName}`);
-        const fieldType = original.type;
-        const shadow = type.addField(shadowName, fieldType instanceof NonNullType ? fieldType.ofType : fieldType);
-        for (const argument of original.arguments()) shadow.addArgument(argument.name, argument.type, argument.defaultValue);
+        addShadow(type, original, shadowName);
+        // Read directly in a selection set of an interface that declares the field (see checkOperation): the
+        // interface needs the shadow too.
+        for (const name of graphqlType.getInterfaces().map((iface) => iface.name)) {
+          const iface = shaping.type(name) as InterfaceType | undefined;
+          const declared = iface?.field(read.name.value);
+          if (iface === undefined || declared?.type === undefined || added.has(`${name}.${shadowName}`)) continue;
+          if (iface.field(shadowName) !== undefined) throw new Error(`${name} has a field named ${shadowName}, which the gateway needs for the fields access rules read: rename it`);
+          added.add(`${name}.${shadowName}`);
+          addShadow(iface, declared, shadowName);
+        }
       }
     }
   }

@@ -9,8 +9,10 @@ import type { Command } from './io.js';
 
 /**
  * `gateway start [--file docker-compose.yml] [--production]`: runs the topology the compose file declares as local
- * processes (no Docker), in development mode unless --production keeps each service's NODE_ENV. It owns the process:
- * Ctrl-C stops every service, and it exits when the topology ends.
+ * processes (no Docker): the subgraphs, the gateway and the apps beside it (the storefront). The gateway and the apps
+ * run in development mode unless --production keeps each service's NODE_ENV; in development the storefront's sign-in
+ * signs with the gateway's development issuer (both read DEV_KEY_FILE). It owns the process: Ctrl-C stops every
+ * service, and it exits when the topology ends.
  */
 export const startCommand: Command = async (args) => {
   const { values } = parseArgs({
@@ -34,6 +36,7 @@ export const startCommand: Command = async (args) => {
     baseEnv: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true' },
     ports: 'declared',
     gatewayEnv: values.production ? {} : { NODE_ENV: 'development' },
+    appEnv: values.production ? {} : { NODE_ENV: 'development' },
     output: (service, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${pretty?.(service, line) ?? line}\n`),
     onRestart: ({ service, code, delayMs, attempt }) => {
       process.stderr.write(`npm start: ${service} exited with code ${code}; restarting in ${delayMs / 1000} s (attempt ${attempt})\n`);
@@ -47,6 +50,7 @@ export const startCommand: Command = async (args) => {
     `\nGateway:  ${running.gatewayUrl}/graphql\n` +
       (values.production ? '' : `Sandbox:  ${running.gatewayUrl}/\n`) +
       `Subgraphs: ${Object.entries(running.subgraphUrls).map(([name, url]) => `${name} ${url}`).join(', ')}\n` +
+      Object.entries(running.appUrls).map(([name, url]) => `${name.charAt(0).toUpperCase()}${name.slice(1)}: ${url}/\n`).join('') +
       'Ctrl-C stops them all.\n\n',
   );
 

@@ -1,6 +1,7 @@
 import type { ValidationRule } from 'graphql';
 import type { GatewayConfig } from '../config/index.js';
 import { documentLimitsRule } from './documentLimits.js';
+import { shadowingAliasesRule } from './shadowingAliases.js';
 import { supportedOperationsRule } from './supportedOperations.js';
 
 /**
@@ -8,5 +9,5 @@ import { supportedOperationsRule } from './supportedOperations.js';
  * runs them after graphql-js's rules and its `maxRecursiveSelections` bound have passed.
  */
 export function validationRules(config: GatewayConfig): ValidationRule[] {
-  return [supportedOperationsRule, documentLimitsRule(config.limits, config.mode === 'development')];
+  return [supportedOperationsRule, documentLimitsRule(config.limits, config.mode === 'development'), shadowingAliasesRule];
 }

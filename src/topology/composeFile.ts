@@ -42,12 +42,22 @@ export interface GatewaySpec extends ServiceSpec {
   publishedPort: number;
 }
 
-/** What a compose file declares: the gateway and its subgraphs, in file order. */
+/**
+ * Any other service with a command: a client of the gateway that runs beside it, such as the storefront (a static
+ * server). It is no part of the graph, so composition never reads it; the launcher starts it once the gateway listens.
+ */
+export interface AppSpec extends ServiceSpec {
+  /** The host port the compose file publishes, when it does (4100 from `"4100:4100"`): where browsers reach it. */
+  publishedPort?: number;
+}
+
+/** What a compose file declares: the gateway, its subgraphs and the apps beside it, each in file order. */
 export interface Topology {
   /** The folder the compose file lives in; commands and schema files are relative to it. */
   projectDir: string;
   gateway: GatewaySpec;
   subgraphs: readonly SubgraphSpec[];
+  apps: readonly AppSpec[];
 }
 
 const environment = z
@@ -127,7 +137,11 @@ export async function readTopology(composeFilePath: string): Promise<Topology> {
   return parseTopology(text, dirname(resolve(composeFilePath)), composeFilePath);
 }
 
-/** Parses compose YAML (merge keys included) into the gateway and its subgraphs. */
+/**
+ * Parses compose YAML (merge keys included) into the gateway, its subgraphs (the services labelled
+ * `gateway.subgraph.url`) and apps (every other service with a command). A service without a command (an image run
+ * as it is) is Docker's alone: there is nothing to run locally, so it is left out.
+ */
 export function parseTopology(yamlText: string, projectDir: string, source = 'docker-compose.yml'): Topology {
   const parsed = composeFile.safeParse(parseYaml(yamlText, { merge: true }));
   if (!parsed.success) {
@@ -137,38 +151,47 @@ export function parseTopology(yamlText: string, projectDir: string, source = 'do
 
   let gateway: GatewaySpec | undefined;
   const subgraphs: SubgraphSpec[] = [];
+  const apps: AppSpec[] = [];
   for (const [name, spec] of Object.entries(parsed.data.services)) {
     const subgraphUrl = spec.labels[SUBGRAPH_URL_LABEL];
-    if (name !== GATEWAY_SERVICE && subgraphUrl === undefined) continue;
     if (spec.command === undefined) {
+      if (name !== GATEWAY_SERVICE && subgraphUrl === undefined) continue;
       throw new TopologyError(`${source}: service "${name}" needs a command in exec form, e.g. ["node", "dist/subgraphs/${name}/main.js"]`);
     }
     const base = { name, command: spec.command, environment: spec.environment, restart: spec.restart };
     if (name === GATEWAY_SERVICE) {
-      gateway = { ...base, publishedPort: publishedPort(spec.ports, source) };
+      const port = publishedPort(spec.ports, `${source}: service "${name}"`);
+      if (port === undefined) throw new TopologyError(`${source}: the gateway service must publish its port, e.g. ports: ["4000:4000"]`);
+      gateway = { ...base, publishedPort: port };
       continue;
     }
+    if (subgraphUrl === undefined) {
+      const port = publishedPort(spec.ports, `${source}: service "${name}"`);
+      apps.push(port === undefined ? base : { ...base, publishedPort: port });
+      continue;
+    }
+    // A subgraph's ports are left to Docker: the gateway reaches it at its label's URL, never through the host.
     if (!/^[a-z][a-z0-9_-]*$/.test(name)) {
       throw new TopologyError(`${source}: subgraph service "${name}" must be named in lower case (letters, digits, - and _)`);
     }
-    if (!URL.canParse(subgraphUrl ?? '')) {
+    if (!URL.canParse(subgraphUrl)) {
       throw new TopologyError(`${source}: service "${name}" has ${SUBGRAPH_URL_LABEL} "${subgraphUrl}", which is not a URL (e.g. http://${name}:4005/graphql)`);
     }
-    subgraphs.push({ ...base, url: new URL(subgraphUrl ?? ''), schemaFile: join(projectDir, 'schema', `${name}.graphql`) });
+    subgraphs.push({ ...base, url: new URL(subgraphUrl), schemaFile: join(projectDir, 'schema', `${name}.graphql`) });
   }
 
   if (gateway === undefined) throw new TopologyError(`${source}: there is no "${GATEWAY_SERVICE}" service`);
   if (subgraphs.length === 0) throw new TopologyError(`${source}: no service has the label ${SUBGRAPH_URL_LABEL}, so there is no subgraph`);
-  return { projectDir, gateway, subgraphs };
+  return { projectDir, gateway, subgraphs, apps };
 }
 
-function publishedPort(ports: readonly (string | number)[] | undefined, source: string): number {
+/** The host port of a service's first `ports:` entry, or undefined when it publishes none. */
+function publishedPort(ports: readonly (string | number)[] | undefined, service: string): number | undefined {
   const first = ports?.[0];
+  if (first === undefined) return undefined;
   // "4000:4000", "127.0.0.1:4000:4000" or "4000": the published (host) port comes before the container port.
-  const parts = String(first ?? '').split(':');
+  const parts = String(first).split(':');
   const port = Number(parts.length >= 2 ? parts[parts.length - 2] : parts[0]);
-  if (!Number.isInteger(port) || port <= 0) {
-    throw new TopologyError(`${source}: the gateway service must publish its port, e.g. ports: ["4000:4000"]`);
-  }
+  if (!Number.isInteger(port) || port <= 0) throw new TopologyError(`${service} publishes ${JSON.stringify(first)}, which names no host port: use e.g. ports: ["4100:4100"]`);
   return port;
 }

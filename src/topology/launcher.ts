@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { subgraphUrlVariable } from '../config/index.js';
-import type { RestartPolicy, ServiceSpec, Topology } from './composeFile.js';
+import type { AppSpec, RestartPolicy, ServiceSpec, Topology } from './composeFile.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 export type OutputSink = (service: string, line: string, stream: 'stdout' | 'stderr') => void;
@@ -49,6 +49,8 @@ export interface LaunchOptions {
   ports: 'declared' | 'ephemeral';
   /** Overrides for the gateway's environment after the compose file's (e.g. NODE_ENV=development for local work). */
   gatewayEnv?: Environment;
+  /** Overrides for every app's environment after the compose file's, as `gatewayEnv` is for the gateway. */
+  appEnv?: Environment;
   /** Each line a process writes, as it comes. */
   output?: OutputSink;
   /**
@@ -68,22 +70,30 @@ export interface RunningTopology {
   /** Where each subgraph listens, by name; a restarted subgraph listens there again. */
   subgraphUrls: Readonly<Record<string, string>>;
   /**
+   * Each app's origin by name, as a browser on this machine opens it: `http://localhost:<port>`, the host name by
+   * which browsers reach a container's published port, and so the origin the compose file names (CORS_ORIGINS).
+   */
+  appUrls: Readonly<Record<string, string>>;
+  /**
    * Resolves when a process exits for good, without stop(): its policy is `no`, it exited 0 under `on-failure`, or
    * `on-failure:N` had restarted it N times already. The others go on running until stop().
    */
   exited: Promise<ServiceExit>;
   /** The process id of a service's current process, or undefined while it is not running (e.g. awaiting a restart). */
   pid(service: string): number | undefined;
-  /** Stops the gateway, then the subgraphs, and cancels pending restarts; resolves when all have exited. */
+  /** Stops the apps, then the gateway, then the subgraphs, and cancels pending restarts; resolves when all have exited. */
   stop(): Promise<void>;
 }
 
 /**
  * Runs the compose file's topology as local processes, without Docker: each subgraph with its command and
- * environment, then the gateway pointed at them. There is no compose network here, so every process binds to
- * 127.0.0.1 and, in every environment value, a URL naming a service at its container port (`http://gateway:4000`)
- * is rewritten to where that service listens locally. `${VAR}` and `${VAR:-default}` are filled from `baseEnv`,
- * as compose does. If anything fails to start, everything already started is stopped before the error is thrown.
+ * environment, then the gateway pointed at them, then, once the gateway listens, the apps (its clients, such as the
+ * storefront). There is no compose network here, so every process binds to 127.0.0.1 and, in every environment
+ * value, a URL naming a service at its container port (`http://gateway:4000`) is rewritten to where that service
+ * listens locally, and so is one naming a published port on the host (`http://localhost:4100`, which browsers use),
+ * keeping its host name: origins stay the ones the file declares. `${VAR}` and `${VAR:-default}` are filled from
+ * `baseEnv`, as compose does. If anything fails to start, everything already started is stopped before the error is
+ * thrown.
  *
  * Once up, a process that exits is started again as its `restart` policy says, after a backoff (RESTART_BACKOFF),
  * with the same environment and so on the same port; meanwhile the others keep running, and the gateway answers
@@ -92,8 +102,8 @@ export interface RunningTopology {
  */
 export async function launchTopology(options: LaunchOptions): Promise<RunningTopology> {
   const cwd = options.cwd ?? options.topology.projectDir;
-  const { subgraphs, gateway } = options.topology;
-  const services: ServiceSpec[] = [...subgraphs, gateway];
+  const { subgraphs, gateway, apps } = options.topology;
+  const services: ServiceSpec[] = [...subgraphs, gateway, ...apps];
   // Each service's current process, in start order (a restart replaces the entry and keeps its place).
   const current = new Map<string, ServiceProcess>();
   const stopped = new AbortController();
@@ -115,7 +125,7 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
     // Aborting first means no restart starts a process from here on: every one checks the signal before it spawns.
     stopped.abort();
     process.removeListener('exit', killAll);
-    // The gateway first, so that it never serves while its subgraphs are going away.
+    // In reverse start order: the apps, then the gateway, so that it never serves while its subgraphs are going away.
     for (const service of [...current.values()].reverse()) await service.stop(options.stopTimeoutMs);
     await Promise.all(supervisions);
   };
@@ -158,13 +168,21 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
   try {
     const localPorts = options.ports === 'ephemeral' ? await freePorts(services.length) : services.map((service) => declaredPort(service));
     const local = new Map(services.map((service, index) => [service.name, { containerPort: declaredPort(service), localPort: localPorts[index] ?? 0 }]));
-    const localise = (value: string): string => {
-      let result = interpolate(value, options.baseEnv);
-      for (const [name, { containerPort, localPort }] of local) {
-        result = result.replace(new RegExp(`://${escapeRegExp(name)}:${containerPort}(?![0-9])`, 'g'), `://127.0.0.1:${localPort}`);
-      }
-      return result;
-    };
+    // Where a URL's host and port lead here: a service by name at its container port (inside the compose network), or
+    // the host (localhost, 127.0.0.1) at a service's published port.
+    const rewrites = new Map<string, string>();
+    for (const service of services) {
+      const localPort = local.get(service.name)?.localPort ?? 0;
+      rewrites.set(`${service.name}:${declaredPort(service)}`, `127.0.0.1:${localPort}`);
+      const published = publishedPortOf(service);
+      if (published !== undefined) for (const host of ['localhost', '127.0.0.1']) rewrites.set(`${host}:${published}`, `${host}:${localPort}`);
+    }
+    // One pass over each value, so that a rewritten URL is never rewritten again.
+    const localise = (value: string): string =>
+      interpolate(value, options.baseEnv).replace(/:\/\/([A-Za-z0-9._-]+:[0-9]+)(?![0-9])/g, (match, hostPort: string) => {
+        const target = rewrites.get(hostPort);
+        return target === undefined ? match : `://${target}`;
+      });
     // Computed once per service: a restarted process gets the same environment, so the same port and URLs.
     const environment = (service: ServiceSpec, overrides: Environment = {}): Record<string, string | undefined> => ({
       ...options.baseEnv,
@@ -180,11 +198,14 @@ export async function launchTopology(options: LaunchOptions): Promise<RunningTop
     // Subgraphs fetch the gateway's keys only when the first request arrives, so all may start at once.
     const urls = await Promise.all([...subgraphs.map((subgraph) => supervise(subgraph, environment(subgraph))), supervise(gateway, environment(gateway, gatewayEnv))]);
     const gatewayUrl = new URL(urls[urls.length - 1] ?? '').origin;
+    // The apps are the gateway's clients: started once it listens, so that their first request finds it.
+    const appListening = await Promise.all(apps.map((app) => supervise(app, environment(app, options.appEnv))));
+    const appUrls = Object.fromEntries(apps.map((app, index) => [app.name, browserOrigin(appListening[index] ?? '')]));
     const pid = (service: string) => {
       const child = current.get(service)?.child;
       return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
     };
-    return { gatewayUrl, subgraphUrls, exited, pid, stop };
+    return { gatewayUrl, subgraphUrls, appUrls, exited, pid, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -237,15 +258,23 @@ async function untilSettledOrAborted(promise: Promise<unknown>, signal: AbortSig
   }
 }
 
-/** The port a service listens on as the compose file declares it: its PORT variable, else the gateway's published port. */
+/** The port a service listens on as the compose file declares it: its PORT variable, else its published port. */
 function declaredPort(service: ServiceSpec): number {
-  const port = Number(service.environment['PORT'] ?? ('publishedPort' in service ? service.publishedPort : Number.NaN));
+  const port = Number(service.environment['PORT'] ?? publishedPortOf(service) ?? Number.NaN);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`${service.name}: declare the port it listens on as environment PORT`);
   return port;
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The host port the compose file publishes for a service (the gateway, an app), if any. */
+function publishedPortOf(service: ServiceSpec | AppSpec): number | undefined {
+  return 'publishedPort' in service ? service.publishedPort : undefined;
+}
+
+/** The origin of a URL a local process reported (`http://127.0.0.1:4100`) as browsers here name it: on localhost. */
+function browserOrigin(listening: string): string {
+  const url = new URL(listening);
+  url.hostname = 'localhost';
+  return url.origin;
 }
 
 /** Compose's variable syntax: `${VAR}`, `${VAR:-default}` (also when empty), `${VAR-default}` (when unset), `$$`. */

@@ -94,7 +94,9 @@ export async function startFederationStack(options: FederationStackOptions): Pro
       DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'),
     };
     const logs: Record<string, unknown>[] = [];
-    const config: GatewayConfig = loadConfig(env, { testMode: true, module: { ...demoConfig, policy: options.policy } });
+    // The demo's settings but its policy and its trusted documents (the storefront's operations are the demo graph's).
+    const { trustedDocuments: _demoDocuments, ...demoSettings } = demoConfig;
+    const config: GatewayConfig = loadConfig(env, { testMode: true, module: { ...demoSettings, policy: options.policy } });
     const logger = createLogger({ level: config.logLevel, destination: logCollector(logs) });
     const gateway = createGateway(config, { logger });
     cleanups.push(() => gateway.stop());
