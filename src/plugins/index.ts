@@ -14,6 +14,7 @@ import { metricsPlugin } from './metrics.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
+import { schemaDetailsHidden } from './schemaDetails.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 
 export interface PluginOptions {
@@ -35,6 +36,8 @@ export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOpti
     ...(config.automaticPersistedQueries ? [persistedQueryHash()] : []),
     errorLogging(logger, config.limits.maxErrors),
     metricsPlugin(metrics),
+    // In production without introspection, no message describes the schema (before the cap: they become one).
+    ...(config.mode === 'production' && !config.introspection ? [schemaDetailsHidden({ bypassRoles: config.trustedDocuments.bypassRoles })] : []),
     // After the metrics, which count every refusal in the full list: only the answer is cut short.
     errorCap(config.limits.maxErrors),
     operationLimits({ limits: config.limits, showValues: config.mode === 'development', analyzer }),
