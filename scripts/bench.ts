@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner --soak --gateway-env KEY=VALUE]
+// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers --soak --gateway-env KEY=VALUE]
 // Runs the demo subgraphs, this gateway with every protection on, and a plain @apollo/gateway baseline, each its own
 // process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
 // gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    workload: { type: 'string', default: 'testQuery,small,owner' },
+    workload: { type: 'string', default: 'testQuery,small,owner,callers' },
     soak: { type: 'boolean', default: false },
     // Bombs (and quadratic documents) per second beside the abuse workload's TestQuery load.
     'bomb-rate': { type: 'string', default: '20' },
@@ -45,10 +45,14 @@ const bombRatePerSec = Number(values['bomb-rate']);
 
 const ISSUER = 'https://bench.issuer/';
 const AUDIENCE = 'https://bench.api';
-const WORKLOADS: Record<string, { query: string; note: string }> = {
+/** `callers`: that many distinct client tokens, one per request round-robin (default: one caller for every request). */
+const WORKLOADS: Record<string, { query: string; note: string; callers?: number }> = {
   testQuery: { query: TEST_QUERY, note: 'the gateways benchmark TestQuery: four subgraphs, deep' },
   small: { query: '{ topProducts { name price } }', note: 'one subgraph, small' },
   owner: { query: '{ me { id email } user(id: "2") { name email } }', note: 'authenticated, owner-dependent fields (checked after execution)' },
+  // Real traffic has many callers: in-flight deduplication shares a subgraph request only between callers whose
+  // tokens the subgraph sees alike, and every token is verified once per caller.
+  callers: { query: TEST_QUERY, note: 'TestQuery from 200 distinct callers, round-robin', callers: 200 },
 };
 /** Workloads on the gateway alone, each with its own phases and report (scripts/bench/). */
 const GATEWAY_WORKLOADS = ['abuse', 'planMiss'] as const;
@@ -144,7 +148,15 @@ try {
     if (WORKLOADS[workload] === undefined && !isGatewayWorkload(workload)) throw new Error(`unknown workload ${workload}: choose from ${[...Object.keys(WORKLOADS), ...GATEWAY_WORKLOADS].join(', ')}`);
   }
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${clientToken}` };
-  const load = (target: Target, body: string, expectBody: string, seconds: number) => loadWith(target, { body, expectBody, seconds, headers, connections });
+  const load = (target: Target, body: string, expectBody: string, seconds: number, tokens?: readonly string[]) =>
+    loadWith(target, {
+      body,
+      expectBody,
+      seconds,
+      headers,
+      connections,
+      ...(tokens === undefined ? {} : { headersFor: (index: number) => ({ ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }) }),
+    });
   const expected = async (target: Target, query: string): Promise<string> => {
     const response = await fetch(target.url, { method: 'POST', headers, body: JSON.stringify({ query }) });
     const text = await response.text();
@@ -212,10 +224,11 @@ try {
     if (workload !== 'owner' && (JSON.parse(bodies.gateway) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${bodies.gateway.slice(0, 300)}`);
     if (workload === 'testQuery' && JSON.stringify(JSON.parse(bodies.baseline)) !== JSON.stringify(JSON.parse(bodies.gateway))) throw new Error('baseline and gateway disagree on the TestQuery');
     results[workload] = { note: definition.note, baseline: [], gateway: [] };
-    for (const target of targets) await load(target, body, bodies[target.name], warmupSec);
+    const tokens = definition.callers === undefined ? undefined : await Promise.all(Array.from({ length: definition.callers }, (_, index) => clientTokenFor(`caller-${index + 1}`)));
+    for (const target of targets) await load(target, body, bodies[target.name], warmupSec, tokens);
     for (let round = 0; round < rounds; round += 1) {
       for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const measured = await load(target, body, bodies[target.name], durationSec);
+        const measured = await load(target, body, bodies[target.name], durationSec, tokens);
         results[workload]?.[target.name].push(measured);
         process.stderr.write(`${workload} ${target.name} round ${round + 1}: ${measured.requestsPerSec.toFixed(0)} req/s, p99 ${measured.p99} ms, ${measured.failures} failures\n`);
       }
