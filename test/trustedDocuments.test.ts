@@ -189,6 +189,37 @@ describe('a manifest that changes', () => {
   });
 });
 
+describe('a manifest mounted from a Kubernetes ConfigMap', () => {
+  it('is swapped when the kubelet swaps the `..data` symlink, which names no manifest file', async () => {
+    // The kubelet's layout: the files live in a timestamped folder, `..data` points at it, and each file is a symlink
+    // through `..data`. An update writes a new folder, points `..data_tmp` at it and renames that over `..data`.
+    const dir = await mkdtemp(join(tmpdir(), 'configmap-'));
+    const manifest = (operations: { id: string; name: string; body: string }[]) => JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: operations.map((entry) => ({ ...entry, type: 'query' })) });
+    const names = { id: 'names', name: 'Names', body: 'query Names { topProducts { name } }' };
+    const prices = { id: 'prices', name: 'Prices', body: 'query Prices { topProducts { price } }' };
+    const { mkdir, symlink } = await import('node:fs/promises');
+    const version = async (name: string, text: string) => {
+      await mkdir(join(dir, name));
+      await writeFile(join(dir, name, 'manifest.json'), text);
+    };
+    await version('..2026_12_01_1', manifest([names]));
+    await symlink('..2026_12_01_1', join(dir, '..data'));
+    await symlink('..data/manifest.json', join(dir, 'manifest.json'));
+    const stack = await startStack({ env: { TRUSTED_DOCUMENTS: 'enforce', TRUSTED_DOCUMENTS_MANIFESTS: join(dir, 'manifest.json') } });
+    try {
+      expect((await post(stack, { documentId: 'prices' })).status).toBe(400);
+      await version('..2026_12_01_2', manifest([names, prices]));
+      await symlink('..2026_12_01_2', join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await waitFor(async () => (await post(stack, { documentId: 'prices' })).status === 200);
+      expect((await post(stack, { documentId: 'names' })).status).toBe(200);
+    } finally {
+      await stack.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('gateway check', () => {
   it('fails when a subgraph change breaks a storefront operation, naming the operation, its manifest and the error', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'broken-schema-'));

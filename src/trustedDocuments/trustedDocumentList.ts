@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { parseManifest, type TrustedDocument } from './manifest.js';
 
@@ -70,10 +70,10 @@ export async function createTrustedDocumentList(options: TrustedDocumentListOpti
   };
 
   if (options.watch) {
-    const names = new Set(paths.map((path) => basename(path)));
+    // Any change in a manifest's folder rereads the list (a change that leaves it as it was changes nothing): a
+    // Kubernetes ConfigMap update names none of the files, only the `..data` symlink it swaps.
     for (const folder of new Set(paths.map((path) => dirname(path)))) {
-      const watcher = watch(folder, (_event, file) => {
-        if (file !== null && !names.has(file.toString())) return;
+      const watcher = watch(folder, () => {
         clearTimeout(timer);
         timer = setTimeout(() => void reload(), options.debounceMs ?? 100);
       });
