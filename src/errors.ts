@@ -1,5 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
+import { isSubgraphFailure, type SubgraphFailure } from './upstream/subgraphErrors.js';
 
 /**
  * Every `extensions.code` this gateway sends. Clients may rely on these; the message text may change.
@@ -72,8 +73,8 @@ export function isClientErrorCode(code: unknown): boolean {
  *
  * The gateway relays subgraph errors with `serviceName` and the subgraph's own message, and reports a failed fetch
  * with the subgraph's URL in the message: both can carry internals (hostnames, SQL, stack traces). So a subgraph's
- * error keeps its message only when its code is on the public list, a failed fetch becomes SERVICE_UNAVAILABLE, and
- * anything unexpected INTERNAL_SERVER_ERROR. The full error is logged under the request id (plugins/errorLogging.ts).
+ * error keeps its message only when its code is on the public list, a failed fetch becomes SERVICE_UNAVAILABLE or
+ * INTERNAL_SERVER_ERROR by its kind (`subgraphFailureCode`), and anything unexpected INTERNAL_SERVER_ERROR. The full error is logged under the request id (plugins/errorLogging.ts).
  */
 export function createFormatError(options: {
   /** Codes a subgraph may send that reach the client with their message: the caller's own mistakes. */
@@ -135,17 +136,47 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, publicSub
     const { stacktrace: _stacktrace, ...rest } = extensions;
     return { ...formatted, extensions: rest };
   }
-  if (isFetchFailure(error)) {
+  const failure = subgraphFailureCode(error);
+  if (failure === ErrorCode.ServiceUnavailable) {
     return { message: 'A service needed for this field is unavailable', ...where, extensions: { code: ErrorCode.ServiceUnavailable } };
   }
   return { message: 'Internal server error', ...where, extensions: { code: ErrorCode.InternalServerError } };
 }
 
-/** A gateway error that wraps a failed HTTP exchange with a subgraph: refused, reset, timed out. */
-function isFetchFailure(error: unknown): boolean {
+/** Statuses by which a subgraph (or a proxy in front of it) says it cannot answer now: a retry later may work. */
+const UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * What a client is told of a failed HTTP exchange with a subgraph, by the error's class (src/upstream/subgraphErrors.ts):
+ * SERVICE_UNAVAILABLE when it could not be reached, did not answer in time, or said it cannot answer now;
+ * INTERNAL_SERVER_ERROR when it answered something the gateway cannot use (any other non-2xx, an answer over the
+ * size cap). Undefined for an error that is not such a failure.
+ */
+function subgraphFailureCode(error: unknown): ErrorCode | undefined {
   const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isSubgraphFailure(original)) return codeOfSubgraphFailure(original);
+  // RemoteGraphQLDataSource's own fetcher (make-fetch-happen, which only the benchmark's `apollo-default` measuring
+  // switch runs) and AbortSignal.timeout's reason come as classes this gateway cannot import: known by name.
   const name = original instanceof Error ? original.name : undefined;
-  return name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError';
+  return name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError' ? ErrorCode.ServiceUnavailable : undefined;
+}
+
+function codeOfSubgraphFailure(failure: SubgraphFailure): ErrorCode {
+  switch (failure.code) {
+    case 'SUBGRAPH_UNREACHABLE':
+    case 'SUBGRAPH_TIMEOUT':
+      return ErrorCode.ServiceUnavailable;
+    case 'SUBGRAPH_HTTP_STATUS':
+      return UNAVAILABLE_STATUSES.has(failure.status) ? ErrorCode.ServiceUnavailable : ErrorCode.InternalServerError;
+    case 'SUBGRAPH_RESPONSE_TOO_LARGE':
+      return ErrorCode.InternalServerError;
+    default: {
+      // formatError never throws: a kind added without a case here fails the type check, and is masked meanwhile.
+      const unknown: never = failure;
+      void unknown;
+      return ErrorCode.InternalServerError;
+    }
+  }
 }
 
 /**

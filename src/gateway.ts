@@ -47,7 +47,7 @@ export interface GatewayDependencies {
   /** One of several cluster workers: the primary serves the metrics port, aggregated over the workers. */
   clusterWorker?: boolean;
   /**
-   * `keepalive` (default): node-fetch over keep-alive agents. `apollo-default`: RemoteGraphQLDataSource's own fetcher,
+   * `keepalive` (default): undici keep-alive pools (src/upstream/subgraphTransport.ts). `apollo-default`: RemoteGraphQLDataSource's own fetcher,
    * which `npm run bench` starts to measure the difference; no deployment needs it.
    */
   subgraphFetcher?: 'keepalive' | 'apollo-default';

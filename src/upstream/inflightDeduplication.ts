@@ -1,13 +1,6 @@
-import nodeFetch, { type RequestInit, type Response } from 'node-fetch';
+import type { FetcherRequestInit, SubgraphResponse } from './subgraphResponse.js';
 
-type Fetch = (url: string, init: RequestInit) => Promise<Response>;
-
-interface Shared {
-  status: number;
-  statusText: string;
-  headers: [string, string][];
-  body: string;
-}
+type Fetch = (url: string, init?: FetcherRequestInit) => Promise<SubgraphResponse>;
 
 /** Headers that differ per request without changing the answer: not part of the key. */
 const NOT_IN_KEY = new Set(['x-request-id']);
@@ -17,15 +10,15 @@ const NOT_IN_KEY = new Set(['x-request-id']);
  * and variables) and same headers, including the credentials (the token the gateway minted for the caller, or the
  * caller's own token for a `forward` subgraph), so that two callers whose identity differs never share an answer. The
  * key holds those credentials, so it lives only in this map and is never logged. Mutations are never shared. Every
- * caller gets a Response of its own. Requests that arrive after the answer are not served from it: this is
- * deduplication, not a cache.
+ * caller gets a Response of its own: a clone of the answer, read whole, which each caller parses for itself. Requests
+ * that arrive after the answer are not served from it: this is deduplication, not a cache.
  */
 export function deduplicateInflight(fetch: Fetch, onShared?: () => void): Fetch {
-  const inflight = new Map<string, Promise<Shared>>();
-  return async (url, init) => {
+  const inflight = new Map<string, Promise<SubgraphResponse>>();
+  return async (url, init = {}) => {
     const body = typeof init.body === 'string' ? init.body : undefined;
     if (body === undefined || init.method !== 'POST' || isMutation(body)) return fetch(url, init);
-    const headers = Object.entries((init.headers ?? {}) as Record<string, string>)
+    const headers = Object.entries(init.headers ?? {})
       .filter(([name]) => !NOT_IN_KEY.has(name.toLowerCase()))
       .map(([name, value]) => `${name.toLowerCase()}:${value}`)
       .sort()
@@ -34,20 +27,14 @@ export function deduplicateInflight(fetch: Fetch, onShared?: () => void): Fetch 
 
     let shared = inflight.get(key);
     if (shared === undefined) {
-      shared = fetch(url, init).then(async (response) => ({
-        status: response.status,
-        statusText: response.statusText,
-        headers: [...response.headers.entries()],
-        body: await response.text(),
-      }));
+      shared = fetch(url, init);
       inflight.set(key, shared);
       const forget = () => inflight.delete(key);
       shared.then(forget, forget);
     } else {
       onShared?.();
     }
-    const answer = await shared;
-    return new nodeFetch.Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
+    return (await shared).clone();
   };
 }
 
