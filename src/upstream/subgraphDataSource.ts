@@ -43,7 +43,7 @@ export interface SubgraphDataSourceOptions {
  *
  * The default fetcher (make-fetch-happen) opens and caches connections in ways that cost about half the throughput,
  * and node-fetch over Node's http agent still spent a third of the gateway's CPU under many callers. Every call has a
- * deadline, so a slow subgraph yields a partial result instead of a hung client, and a bounded answer.
+ * deadline and a size cap, so a slow or flooding subgraph yields a partial result, not a hung client or a full heap.
  */
 export function subgraphDataSources(options: SubgraphDataSourceOptions): {
   buildService: (definition: ServiceEndpointDefinition) => RemoteGraphQLDataSource<GatewayContext>;
