@@ -138,16 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logs,
       reloads,
       query: (query, requestOptions = {}) => postGraphQL(url, query, requestOptions),
-      async as(caller) {
-        if (config.auth.keySource.kind !== 'dev') throw new Error('stack.as() signs development tokens: this stack has a real key source');
-        const token = await signDevToken(await loadOrCreateDevKey(config.auth.keySource.path), {
-          subject: caller.subject,
-          roles: caller.roles ?? [],
-          scopes: caller.scopes ?? [],
-          ttlSec: 300,
-        });
-        return { authorization: `Bearer ${token}` };
-      },
+      as: (caller) => devAuthorization(config, caller),
       async stopSubgraph(name) {
         await subgraphs[name].running?.close();
         subgraphs[name].running = undefined;
@@ -178,6 +169,16 @@ export async function postGraphQL(
     throw new Error(`Not JSON (status ${response.status}): ${text.slice(0, 200)}`);
   }
   return { status: response.status, headers: response.headers, body };
+}
+
+/**
+ * An `Authorization` header for a caller, signed by the development issuer a test gateway trusts (only a gateway
+ * without a configured key source has one).
+ */
+export async function devAuthorization(config: GatewayConfig, caller: { subject: string; roles?: string[]; scopes?: string[] }): Promise<Record<string, string>> {
+  if (config.auth.keySource.kind !== 'dev') throw new Error('as() signs development tokens: this stack has a real key source');
+  const token = await signDevToken(await loadOrCreateDevKey(config.auth.keySource.path), { subject: caller.subject, roles: caller.roles ?? [], scopes: caller.scopes ?? [], ttlSec: 300 });
+  return { authorization: `Bearer ${token}` };
 }
 
 /** A log destination that parses each line the gateway writes into `into`. */

@@ -16,6 +16,7 @@ import {
 import type { FieldSelection, ObjectSelection, OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { AuthzContext } from './authzContext.js';
 import type { CompiledPolicy } from './compilePolicy.js';
+import { fieldInfo } from './fieldInfo.js';
 import { evaluateRule, NO_PARENT } from './ruleEvaluation.js';
 
 /** What the check before execution found in one operation. */
@@ -65,7 +66,6 @@ export async function checkOperation(input: {
   context: AuthzContext;
 }): Promise<OperationCheck> {
   const { schema, analysis, policy, context } = input;
-  const { fragments, variables } = analysis;
   const check: OperationCheck = { denied: new Map(), removed: new Set(), guarded: new Set(), reads: new Map(), typenames: new Set(), visit: new Set() };
   const checked = new Set<ObjectSelection>();
   // A node stands for one selection per object type it is collected on: it is removed only if all of them are denied.
@@ -82,18 +82,7 @@ export async function checkOperation(input: {
         for (const node of nodes) neededNodes.add(node);
         continue;
       }
-      const info = {
-        fieldName,
-        fieldNodes: nodes,
-        returnType: definition.type,
-        parentType,
-        path: { prev: path, key: responseKey, typename: parentType.name },
-        schema,
-        fragments,
-        rootValue: undefined,
-        operation: analysis.operation,
-        variableValues: variables,
-      } as GraphQLResolveInfo;
+      const info = fieldInfo(schema, analysis, field, { prev: path, key: responseKey, typename: parentType.name });
       const fieldPolicy = policy.field(parentType, fieldName);
       const parent = path === undefined ? undefined : NO_PARENT;
       const decision = await evaluateRule(fieldPolicy.rule, parent, { ...field.args }, context, info, policy.options);

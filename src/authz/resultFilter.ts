@@ -4,6 +4,7 @@ import type { AuthzContext } from './authzContext.js';
 import type { OperationCheck } from './checkOperation.js';
 import type { CompiledPolicy } from './compilePolicy.js';
 import { AUTHZ_ALIAS_PREFIX, readAlias } from './rewriteDocument.js';
+import { fieldInfo } from './fieldInfo.js';
 import { evaluateRule, type Decision } from './ruleEvaluation.js';
 
 export interface FilterInput {
@@ -53,19 +54,8 @@ export async function filterResult(input: FilterInput): Promise<FilterResult> {
   };
 
   const decide = async (field: FieldSelection, parent: Record<string, unknown>, path: Path): Promise<Decision> => {
-    const { definition, parentType, fieldName, nodes } = field;
-    const info = {
-      fieldName,
-      fieldNodes: nodes,
-      returnType: definition?.type,
-      parentType,
-      path,
-      schema,
-      fragments: analysis.fragments,
-      rootValue: undefined,
-      operation: analysis.operation,
-      variableValues: analysis.variables,
-    } as GraphQLResolveInfo;
+    const { parentType, fieldName } = field;
+    const info = fieldInfo(schema, analysis, field, path);
     const decision = await evaluateRule(policy.field(parentType, fieldName).rule, parent, { ...field.args }, authz, info, policy.options);
     if (decision.kind !== 'undecided') return decision;
     // Cannot happen (the parent is there now); fail closed all the same.

@@ -6,6 +6,7 @@ import { coercedVariables, fragmentsOf } from '../../src/analysis/graphqlSelecti
 import { analyzeOperation, type ObjectSelection } from '../../src/analysis/operationAnalysis.js';
 import { apiSchemaOf } from '../../src/authz/accessMatrix.js';
 import { COMMITTED_SUPERGRAPH, startStack, type Stack } from '../harness.js';
+import { compareAnswers } from './compareAnswers.js';
 
 // Random documents over the demo graph (fragments, inline fragments, aliases, @skip/@include with variables), run as
 // non-admin callers and as an admin; a non-admin answer must be the admin's with some values nulled, and must never
@@ -89,27 +90,6 @@ function costPrices(selection: ObjectSelection, value: unknown, found: unknown[]
   }
 }
 
-type Json = unknown;
-function compare(mine: Json, reference: Json, path: (string | number)[], errorPaths: string[] | null, problems: string[]): void {
-  if (mine === null) {
-    if (reference !== null && errorPaths !== null && !errorPaths.some((error) => error.startsWith(JSON.stringify(path).slice(0, -1)))) problems.push(`null without error at ${path.join('.')}`);
-    return;
-  }
-  if (Array.isArray(mine)) {
-    if (!Array.isArray(reference) || reference.length !== mine.length) return void problems.push(`list differs at ${path.join('.')}`);
-    mine.forEach((item, index) => compare(item, reference[index], [...path, index], errorPaths, problems));
-    return;
-  }
-  if (typeof mine === 'object') {
-    if (reference === null || typeof reference !== 'object') return void problems.push(`object where reference has ${JSON.stringify(reference)} at ${path.join('.')}`);
-    const keys = Object.keys(mine as object).sort().join(',');
-    const referenceKeys = Object.keys(reference as object).sort().join(',');
-    if (keys !== referenceKeys) problems.push(`keys ${keys} vs ${referenceKeys} at ${path.join('.')}`);
-    for (const [key, value] of Object.entries(mine as object)) compare(value, (reference as Record<string, Json>)[key], [...path, key], errorPaths, problems);
-    return;
-  }
-  if (mine !== reference) problems.push(`value ${JSON.stringify(mine)} vs ${JSON.stringify(reference)} at ${path.join('.')}`);
-}
 
 describe('random documents: what a non-admin gets is what an admin gets, less what the policy denies', () => {
   let stack: Stack;
@@ -151,7 +131,7 @@ describe('random documents: what a non-admin gets is what an admin gets, less wh
         const cut = (response.body.errors ?? []).some((error) => error.extensions?.['code'] === 'TOO_MANY_ERRORS');
         const errorPaths = cut ? null : (response.body.errors ?? []).map((error) => JSON.stringify(error.path ?? []));
         const before = problems.length;
-        compare(response.body.data ?? null, reference.body.data ?? null, [], errorPaths, problems);
+        compareAnswers(response.body.data ?? null, reference.body.data ?? null, [], errorPaths, problems);
         for (let index = before; index < problems.length; index += 1) problems[index] = `${tag}: ${problems[index]}`;
       }
     }

@@ -16,6 +16,7 @@ import { startFederationStack, type FederationStack, type FixtureSubgraph } from
 import { interfaceObjectGraph } from '../federation/fixtures/interfaceObject/index.js';
 import { interfacesGraph } from '../federation/fixtures/interfaces/index.js';
 import { unionsGraph } from '../federation/fixtures/unions/index.js';
+import { compareAnswers } from './compareAnswers.js';
 
 // Random documents over graphs with interfaces, unions and @interfaceObject (inline fragments on possible types and
 // interfaces, named fragments, aliases, @skip/@include with variables, __typename aliased or not), answered by a
@@ -148,26 +149,6 @@ function generate(schema: GraphQLSchema): { query: string; variables: Record<str
   return { query: [header + root, ...fragments.map((fragment) => fragment.text)].join(' '), variables };
 }
 
-function compare(mine: unknown, reference: unknown, path: (string | number)[], errorPaths: string[] | null, problems: string[]): void {
-  if (mine === null) {
-    if (reference !== null && errorPaths !== null && !errorPaths.some((error) => error.startsWith(JSON.stringify(path).slice(0, -1)))) problems.push(`null without error at ${path.join('.')}`);
-    return;
-  }
-  if (Array.isArray(mine)) {
-    if (!Array.isArray(reference) || reference.length !== mine.length) return void problems.push(`list differs at ${path.join('.')}`);
-    mine.forEach((item, index) => compare(item, reference[index], [...path, index], errorPaths, problems));
-    return;
-  }
-  if (typeof mine === 'object') {
-    if (reference === null || typeof reference !== 'object') return void problems.push(`object where reference has ${JSON.stringify(reference)} at ${path.join('.')}`);
-    const keys = Object.keys(mine as object).sort().join(',');
-    const referenceKeys = Object.keys(reference as object).sort().join(',');
-    if (keys !== referenceKeys) problems.push(`keys ${keys} vs ${referenceKeys} at ${path.join('.')}`);
-    for (const [key, value] of Object.entries(mine as object)) compare(value, (reference as Record<string, unknown>)[key], [...path, key], errorPaths, problems);
-    return;
-  }
-  if (mine !== reference) problems.push(`value ${JSON.stringify(mine)} vs ${JSON.stringify(reference)} at ${path.join('.')}`);
-}
 
 describe.each(GRAPHS)('random documents over $name', (graph) => {
   let reference: FederationStack;
@@ -205,7 +186,7 @@ describe.each(GRAPHS)('random documents over $name', (graph) => {
       const cut = (response.body.errors ?? []).some((error) => error.extensions?.['code'] === 'TOO_MANY_ERRORS');
       const errorPaths = cut ? null : (response.body.errors ?? []).map((error) => JSON.stringify(error.path ?? []));
       const before = problems.length;
-      compare(response.body.data ?? null, expected.body.data ?? null, [], errorPaths, problems);
+      compareAnswers(response.body.data ?? null, expected.body.data ?? null, [], errorPaths, problems);
       // One problem per document is enough to tell it.
       if (problems.length > before) problems.splice(before, problems.length - before, `${tag}: ${problems.slice(before).join('; ')}`.slice(0, 2000));
     }

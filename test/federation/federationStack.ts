@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import demoConfig from '../../gateway.config.js';
-import { loadOrCreateDevKey, signDevToken } from '../../src/auth/devIssuer.js';
 import { createLogger } from '../../src/common/logger.js';
 import { loadConfig, type GatewayConfig, type PolicyInput } from '../../src/config/index.js';
 import { createGateway } from '../../src/gateway.js';
 import type { GatewayTrust } from '../../subgraphs/shared/gatewayTrust.js';
 import type { OperationCounter } from '../../subgraphs/shared/operationCounter.js';
 import { createSubgraph, type SubgraphOptions } from '../../subgraphs/shared/subgraphServer.js';
-import { logCollector, postGraphQL, type GraphQLResponse } from '../harness.js';
+import { devAuthorization, logCollector, postGraphQL, type GraphQLResponse } from '../harness.js';
 
 /** A subgraph of a test graph: its name (as composition names it), its federation SDL and its resolvers. */
 export type FixtureSubgraph = SubgraphOptions;
@@ -106,16 +105,7 @@ export async function startFederationStack(options: FederationStackOptions): Pro
     return {
       url,
       query: (query, requestOptions = {}) => postGraphQL(url, query, requestOptions),
-      async as(caller) {
-        if (config.auth.keySource.kind !== 'dev') throw new Error('as() signs development tokens: this stack has a real key source');
-        const token = await signDevToken(await loadOrCreateDevKey(config.auth.keySource.path), {
-          subject: caller.subject,
-          roles: caller.roles ?? [],
-          scopes: caller.scopes ?? [],
-          ttlSec: 300,
-        });
-        return { authorization: `Bearer ${token}` };
-      },
+      as: (caller) => devAuthorization(config, caller),
       logs,
       counters,
       supergraphSdl: composed.supergraphSdl,
