@@ -13,6 +13,8 @@ export const ErrorCode = {
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   /** The caller has used up their rate limit budget; `Retry-After` says when to come back. */
   RateLimited: 'RATE_LIMITED',
+  /** The client behaved like an attacker (probing, forged tokens, limits) and is shut out until `Retry-After`. */
+  ClientBlocked: 'CLIENT_BLOCKED',
   /** The caller may not read this field or run this operation. */
   Forbidden: 'FORBIDDEN',
   /** The request's credentials are missing (where required), malformed, or not valid. */

@@ -21,6 +21,8 @@ import { createMetrics } from './metrics/metrics.js';
 import { startTracing } from './telemetry/tracing.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
+import { createClientGuard, type ClientGuard } from './clientBlocking/clientGuard.js';
+import { connectRedis } from './common/redis.js';
 import { admittedHandler } from './rateLimit/admission.js';
 import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
 import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
@@ -118,9 +120,14 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       authModes: config.subgraphAuth ?? {},
     });
     releases.push(() => dataSources.close());
-    const rateLimiter = config.rateLimit.points !== 'off' ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, logger }) : undefined;
+    const rateLimiter =
+      config.rateLimit.points !== 'off'
+        ? createCostRateLimiter({ points: config.rateLimit.points, windowSec: config.rateLimit.windowSec, redisUrl: config.rateLimit.redisUrl, keyPrefix: `${config.redisKeyPrefix}:cost`, logger })
+        : undefined;
     if (rateLimiter !== undefined) releases.push(() => rateLimiter.close());
     const budget = rateLimiter === undefined ? undefined : createRateBudget(rateLimiter, { windowSec: config.rateLimit.windowSec, planMissPoints: config.rateLimit.planMissPoints });
+    const clientGuard = await startClientGuard(config, logger, metrics);
+    if (clientGuard !== undefined) releases.push(() => clientGuard.close());
     // The gateway's plan cache returns the plan object it stored: a plan not seen before was just built.
     const knownPlans = new WeakSet<object>();
     const notePlan = (context: GatewayContext, hit: boolean) => {
@@ -233,7 +240,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       ...(config.limits.maxTokens !== 'off' ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
-      plugins: gatewayPlugins({ config, logger, analyzer, metrics }),
+      plugins: gatewayPlugins({ config, logger, analyzer, metrics, clientGuard }),
     });
 
     const serveMetrics = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
@@ -251,6 +258,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       trustedProxies: config.trustedProxies,
       cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
       onRejected: (reason) => metrics.rejections.inc({ reason }),
+      clientGuard,
+      onBlocked: () => metrics.blockedRequests.inc(),
       metrics: config.metrics.kind === 'main' ? serveMetrics : undefined,
     });
     if (config.metrics.kind === 'port' && !dependencies.clusterWorker) {
@@ -295,7 +304,10 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       maxQueryLength: config.limits.maxQueryLength,
       maxTokens: config.limits.maxTokens,
       maxSelectionPairs: config.limits.maxSelectionPairs,
-      onRefused: (reason) => metrics.rejections.inc({ reason }),
+      onRefused: (reason, request) => {
+        metrics.rejections.inc({ reason });
+        void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'limit');
+      },
     });
     // Before any parsing, the trusted documents: a listed one goes on as its text, an unlisted one may stop here.
     const listed =
@@ -305,14 +317,21 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
             mode: config.trustedDocuments.mode,
             list: trusted,
             bypassRoles: config.trustedDocuments.bypassRoles,
-            onResult: (result, clientName) => {
+            onResult: (result, clientName, request) => {
               metrics.trustedDocuments.inc({ result });
+              if (result === 'miss_refused') void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'untrusted');
               if (result === 'miss_refused' || result === 'miss_audited') metrics.untrustedDocuments.inc({ client: metrics.clientLabel(clientName) });
             },
             onUnlisted: ({ hash, clientName, operationName, refused }) =>
               (refused ? logger.info.bind(logger) : logger.warn.bind(logger))({ hash, clientName, operationName, mode: config.trustedDocuments.mode }, refused ? 'a document not in the trusted list was refused' : 'a document not in the trusted list was served (audit)'),
           });
-    handler = budget === undefined ? listed : admittedHandler(listed, budget, () => metrics.rejections.inc({ reason: 'rate' }));
+    handler =
+      budget === undefined
+        ? listed
+        : admittedHandler(listed, budget, (request) => {
+            metrics.rejections.inc({ reason: 'rate' });
+            void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'rateLimited');
+          });
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };
@@ -331,4 +350,34 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       return stopping;
     },
   };
+}
+
+/**
+ * The client guard of CLIENT_BLOCKING (src/clientBlocking), sharing scores and blocks through the rate limiter's Redis
+ * when there is one; undefined when blocking is off.
+ */
+async function startClientGuard(config: GatewayConfig, logger: Logger, metrics: ReturnType<typeof createMetrics>): Promise<ClientGuard | undefined> {
+  const { mode, ...settings } = config.clientBlocking;
+  if (mode === 'off') return undefined;
+  const redis =
+    config.rateLimit.redisUrl === undefined
+      ? undefined
+      : connectRedis(config.rateLimit.redisUrl, logger, {
+          down: 'Redis is unreachable; suspicious clients are scored and blocked by each replica alone until it is back',
+          back: 'Redis is back; client blocks are shared between replicas again',
+        });
+  try {
+    const guard = await createClientGuard({ ...settings, mode, redis, keyPrefix: config.redisKeyPrefix, logger, onBlock: (reason) => metrics.clientBlocks.inc({ reason }) });
+    metrics.countBlockedClients(() => guard.blockedCount());
+    return {
+      ...guard,
+      async close() {
+        await guard.close();
+        await redis?.close();
+      },
+    };
+  } catch (error) {
+    await redis?.close();
+    throw error;
+  }
 }

@@ -1,3 +1,4 @@
+import { blocksCommand } from './blocks.js';
 import { checkCommand } from './check.js';
 import { composeCommand } from './compose.js';
 import { processIo, type Command } from './io.js';
@@ -12,6 +13,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   check: { run: checkCommand, summary: 'print the effective security settings and whether the gateway would start (--config)' },
   permissions: { run: permissionsCommand, summary: 'the access matrix of every field by caller class (--check, --supergraph, --config)' },
   compose: { run: composeCommand, summary: 'compose schema/supergraph.graphql from the compose file\'s subgraphs (--check, --file, --out)' },
+  blocks: { run: blocksCommand, summary: 'the clients blocked now (list [--json]) or lift a block on every replica (unblock <client>), through REDIS_URL' },
   token: { run: tokenCommand, summary: 'print a development token (--sub, --roles, --scopes, --ttl)' },
 };
 

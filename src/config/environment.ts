@@ -33,6 +33,11 @@ const nonEmptyList: Reader = (raw) => {
   return entries.length > 0 ? ok(entries) : fail('must list at least one value');
 };
 
+const integerList: Reader = (raw) => {
+  const entries = raw.split(/[\s,]+/).filter((entry) => entry !== '');
+  return entries.length > 0 && entries.every((entry) => /^\d+$/.test(entry)) ? ok(entries.map(Number)) : fail('must list whole numbers, e.g. 60,600,3600');
+};
+
 interface Variable {
   path: readonly string[];
   read: Reader;
@@ -50,6 +55,7 @@ const rateLimit = config.rateLimit.unwrap().shape;
 const connections = config.connections.unwrap().shape;
 const subgraphTokens = config.subgraphTokens.unwrap().shape;
 const tracing = config.tracing.unwrap().shape;
+const clientBlocking = config.clientBlocking.unwrap().shape;
 
 /** Every variable the gateway reads, and where it goes in the config. */
 const VARIABLES: Readonly<Record<string, Variable>> = {
@@ -100,6 +106,14 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   TRUSTED_DOCUMENTS: { path: ['trustedDocuments', 'mode'], read: text },
   TRUSTED_DOCUMENTS_MANIFESTS: { path: ['trustedDocuments', 'manifests'], read: list },
   TRUSTED_DOCUMENTS_BYPASS_ROLES: { path: ['trustedDocuments', 'bypassRoles'], read: list },
+  REDIS_KEY_PREFIX: { path: ['redisKeyPrefix'], read: text, schema: config.redisKeyPrefix },
+  CLIENT_BLOCKING: { path: ['clientBlocking', 'mode'], read: text, schema: clientBlocking.mode },
+  CLIENT_BLOCKING_OFF_IN_PRODUCTION: { path: ['clientBlocking', 'offInProduction'], read: flag },
+  CLIENT_BLOCKING_THRESHOLD: { path: ['clientBlocking', 'threshold'], read: integer, schema: clientBlocking.threshold },
+  CLIENT_BLOCKING_WINDOW_SEC: { path: ['clientBlocking', 'decayWindowSec'], read: integer, schema: clientBlocking.decayWindowSec },
+  CLIENT_BLOCKING_COOLDOWNS_SEC: { path: ['clientBlocking', 'cooldownsSec'], read: integerList, schema: clientBlocking.cooldownsSec },
+  CLIENT_BLOCKING_ALLOW_CIDRS: { path: ['clientBlocking', 'allowlist', 'cidrs'], read: list },
+  CLIENT_BLOCKING_ALLOW_SUBJECTS: { path: ['clientBlocking', 'allowlist', 'subjects'], read: list },
   REQUEST_TIMEOUT_MS: { path: ['connections', 'requestTimeoutMs'], read: integer, schema: connections.requestTimeoutMs },
   HEADERS_TIMEOUT_MS: { path: ['connections', 'headersTimeoutMs'], read: integer, schema: connections.headersTimeoutMs },
   KEEP_ALIVE_TIMEOUT_MS: { path: ['connections', 'keepAliveTimeoutMs'], read: integer, schema: connections.keepAliveTimeoutMs },

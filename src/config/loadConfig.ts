@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { deny } from 'graphql-shield';
 import { GraphQLError } from 'graphql';
 import type { Policy } from '../authz/compilePolicy.js';
@@ -22,8 +23,10 @@ export type AuthConfig = Omit<ParsedConfig['auth'], 'keySource' | 'issuer' | 'au
  * decisions that depend on several settings made (the key source, where metrics go, the mode's defaults). Everything
  * else receives this object; only entry points read the environment or a config module.
  */
-export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork'> & {
+export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork' | 'clientBlocking'> & {
   auth: AuthConfig;
+  /** Client blocking with its mode decided (the mode's default applied). */
+  clientBlocking: Omit<ParsedConfig['clientBlocking'], 'mode' | 'offInProduction'> & { mode: 'off' | 'audit' | 'enforce' };
   policy: Policy;
   introspection: boolean;
   sandbox: boolean;
@@ -136,6 +139,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (values.trustedDocuments.mode !== 'off' && values.trustedDocuments.manifests.length === 0) {
     problems.push(`${name('trustedDocuments.mode')}=${values.trustedDocuments.mode} needs ${name('trustedDocuments.manifests')}: the manifests of the apps' operations`);
   }
+  const clientBlocking = clientBlockingConfig(values, name, problems);
   const introspection = values.introspection ?? mode === 'development';
   const sandbox = values.sandbox ?? mode === 'development';
   if (mode === 'production') {
@@ -159,16 +163,37 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
 
-  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, ...rest } = values;
+  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, clientBlocking: _clientBlocking, ...rest } = values;
   return {
     ...rest,
     auth,
+    clientBlocking,
     // Every rule was checked to be a graphql-shield rule (isShieldRule); the schema types them as graphql-shield's exported IRules.
     policy: resolvePolicy(policy as PolicyInput | undefined),
     introspection,
     sandbox,
     metrics: metricsPort !== undefined ? { kind: 'port', host: metricsHost ?? values.host, port: metricsPort } : mode === 'development' ? { kind: 'main' } : { kind: 'off' },
   };
+}
+
+function clientBlockingConfig(values: ParsedConfig, name: (path: string) => string, problems: string[]): GatewayConfig['clientBlocking'] {
+  const { mode: given, offInProduction, ...settings } = values.clientBlocking;
+  const mode = given ?? (values.mode === 'production' ? 'enforce' : 'off');
+  if (values.mode === 'production' && mode !== 'enforce' && !offInProduction) {
+    problems.push(
+      `${name('clientBlocking.mode')}=${mode} in production ${mode === 'audit' ? 'only logs the clients it would block' : 'lets a client probe, forge tokens and test limits for as long as it likes'}: set enforce, or ${name('clientBlocking.offInProduction')}=true (CLIENT_BLOCKING_OFF_IN_PRODUCTION) to run so on purpose`,
+    );
+  }
+  // One mistake never blocks: a weight as large as the threshold would block on a single request.
+  for (const [signal, weight] of Object.entries(settings.weights)) {
+    if (weight >= settings.threshold) problems.push(`${name(`clientBlocking.weights.${signal}`)} (${weight}) must be below ${name('clientBlocking.threshold')} (${settings.threshold}): one such request would block its client`);
+  }
+  try {
+    if (settings.allowlist.cidrs.length > 0) proxyAddr.compile([...settings.allowlist.cidrs]);
+  } catch (error) {
+    problems.push(`${name('clientBlocking.allowlist.cidrs')} must list addresses or CIDR ranges, e.g. 10.0.0.0/8: ${(error as Error).message}`);
+  }
+  return { ...settings, mode };
 }
 
 function authConfig(values: ParsedConfig, name: (path: string) => string, problems: string[]): AuthConfig | undefined {
@@ -214,7 +239,8 @@ function nameOf(path: string, variables: ReadonlyMap<string, string>, module: un
 const DEFAULT_NAMES: Readonly<Record<string, string>> = {
   host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX',
   csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL',
-  forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
+  forwardHeaders: 'FORWARD_HEADERS', 'clientBlocking.mode': 'CLIENT_BLOCKING', 'clientBlocking.offInProduction': 'CLIENT_BLOCKING_OFF_IN_PRODUCTION',
+  'clientBlocking.threshold': 'CLIENT_BLOCKING_THRESHOLD', 'clientBlocking.allowlist.cidrs': 'CLIENT_BLOCKING_ALLOW_CIDRS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };
 
 function deletePath(target: Record<string, unknown>, path: readonly string[]): void {

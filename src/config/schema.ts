@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { IRules } from 'graphql-shield';
 import { GraphQLError } from 'graphql';
 import { isShieldRule, type ShieldOptions, type ShieldRule } from '../authz/ruleEvaluation.js';
+import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, type SuspicionSignal } from '../clientBlocking/signals.js';
 
 const shieldRule = z.custom<IRules>(isShieldRule, { error: 'must be a graphql-shield rule (rule(), inputRule(), allow, deny, and(), or(), not(), chain(), race())' });
 
@@ -215,6 +216,38 @@ export const configSchema = z.strictObject({
       redisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }).optional(),
       /** Charged on top of the cost when the gateway had to plan the operation (its plan was not cached). */
       planMissPoints: whole(0, 1_000_000_000).default(1_000),
+    })
+    .prefault({}),
+  /** Prefix of every key the gateway keeps in Redis (`<prefix>:cost:…`, `<prefix>:blocks:…`): one Redis may serve several deployments. */
+  redisKeyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1 to 64 letters, digits, _ . or -, e.g. gateway-staging' }).default('gateway'),
+  /**
+   * Suspicious clients noticed and shut out (src/clientBlocking): each request that does what well-behaved clients do
+   * not adds its signal's weight to its client's score; a client whose score reaches `threshold` gets 429
+   * CLIENT_BLOCKED for a cooldown. Shared by replicas through `rateLimit.redisUrl`.
+   */
+  clientBlocking: z
+    .strictObject({
+      /** Default: `enforce` in production, `off` in development. `audit` logs the blocks it would make. */
+      mode: z.enum(['off', 'audit', 'enforce'], { error: 'must be off, audit or enforce' }).optional(),
+      /** Production refuses `off` and `audit` unless this says it is meant. */
+      offInProduction: z.boolean().default(false),
+      threshold: whole(1, 1_000_000).default(100),
+      /** A signal weighs fully for this long, then fades out over as long again. */
+      decayWindowSec: whole(1, 86_400).default(60),
+      /** Cooldown of a client's first, second, … block within `repeatMemorySec`; the last one repeats. */
+      cooldownsSec: z.array(whole(1, 30 * 86_400)).min(1, { error: 'must list at least one cooldown' }).default([60, 600, 3_600]),
+      repeatMemorySec: whole(1, 30 * 86_400).default(86_400),
+      weights: z
+        .strictObject(Object.fromEntries(SUSPICION_SIGNALS.map((signal) => [signal, whole(0, 1_000_000).default(DEFAULT_SIGNAL_WEIGHTS[signal])])) as Record<SuspicionSignal, z.ZodDefault<ReturnType<typeof whole>>>)
+        .prefault({}),
+      allowlist: z
+        .strictObject({
+          /** Addresses or CIDR ranges never scored or blocked (monitoring, internal callers). */
+          cidrs: z.array(z.string().min(1)).default([]),
+          /** Verified token subjects never scored or blocked. */
+          subjects: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Bounds on connections, so that a client cannot hold the gateway's sockets. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import { GraphQLError, Kind, parse, visit, type SelectionSetNode } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ErrorCode, errorBody } from '../errors.js';
@@ -12,7 +13,7 @@ export interface DocumentGateOptions {
   /** Pairs of selections graphql-js must compare for overlap (MAX_SELECTION_PAIRS). */
   maxSelectionPairs: number;
   /** Told of each refusal, with the reason for the metrics. */
-  onRefused: (reason: 'size' | 'validation') => void;
+  onRefused: (reason: 'size' | 'validation', request: FastifyRequest) => void;
 }
 
 /** Documents recently let through (by hash): the gate parses a document once, not once per request. */
@@ -35,14 +36,14 @@ export function documentGate(handler: GraphQLHandler, options: DocumentGateOptio
     const query = queryOf(request.body, request.query);
     if (query === undefined) return handler(request, reply);
     if (options.maxQueryLength !== 'off' && query.length > options.maxQueryLength) {
-      options.onRefused('size');
+      options.onRefused('size', request);
       return reply.code(413).send(errorBody(ErrorCode.PayloadTooLarge, `The GraphQL document is longer than ${options.maxQueryLength} characters`));
     }
     const key = createHash('sha256').update(query).digest('base64');
     if (passed.has(key)) return handler(request, reply);
     const pairs = selectionPairs(query, options.maxTokens);
     if (pairs !== undefined && pairs > options.maxSelectionPairs) {
-      options.onRefused('validation');
+      options.onRefused('validation', request);
       const error = new GraphQLError('The operation selects too many overlapping fields or fragments in one selection set', {
         extensions: { code: ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED, validationErrorCode: 'MAX_SELECTION_PAIRS_EXCEEDED' },
       });

@@ -4,7 +4,8 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
 import { AuthError } from '../auth/authError.js';
 import { authErrorResponse, clientTokenOf, type Authenticate, type ClientToken } from '../auth/authenticate.js';
-import type { Principal } from '../auth/principal.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import type { ClientGuard } from '../clientBlocking/clientGuard.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import type { ConnectionsConfig } from '../config/index.js';
 import type { Logger } from '../common/logger.js';
@@ -21,7 +22,7 @@ export const DEV_ISSUER_JWKS_PATH = '/.well-known/dev-issuer-jwks.json';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the authentication hook on /graphql before the handler runs. */
+    /** Set by the authentication hook on /graphql, before the body is read. */
     principal: Principal | undefined;
     /** The token `principal` was verified by, set with it; undefined for an anonymous caller. */
     clientToken: ClientToken | undefined;
@@ -56,6 +57,13 @@ export interface HttpServerOptions {
    * connection cap (`connection`).
    */
   onRejected?: (reason: 'auth' | 'connection' | ClientErrorReason) => void;
+  /**
+   * Blocks suspicious clients: a blocked one is refused before its body is looked at, and refused credentials count
+   * against the address that sent them. Absent: CLIENT_BLOCKING=off.
+   */
+  clientGuard?: Pick<ClientGuard, 'blocked' | 'note'> | undefined;
+  /** Told of every request refused because its client is blocked. */
+  onBlocked?: () => void;
   /** Serves GET /metrics with this, when metrics belong on the main port. */
   metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
@@ -157,20 +165,39 @@ export function createHttpServer(options: HttpServerOptions) {
   app.route({
     method: ['GET', 'POST'],
     url: GRAPHQL_PATH,
-    preHandler: async (request, reply) => {
+    // On request, before the body is read: a blocked client, or one whose credentials are refused, costs no parsing.
+    onRequest: async (request, reply) => {
+      const guard = options.clientGuard;
+      // The verdict on a blocked client is a map lookup (see clientBlocking/blockList.ts).
+      const refuseBlocked = (principal: Principal): boolean => {
+        const block = guard?.blocked(principal, request.ip);
+        if (block === undefined) return false;
+        options.onBlocked?.();
+        void reply
+          .code(429)
+          .header('retry-after', String(Math.max(1, Math.ceil((block.untilMs - Date.now()) / 1000))))
+          .send(errorBody(ErrorCode.ClientBlocked, 'This client is blocked for suspicious requests; retry later'));
+        return true;
+      };
       try {
         request.principal = await options.authenticate(request.raw.rawHeaders);
         request.clientToken = clientTokenOf(request.raw.rawHeaders, request.principal);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
+        // A blocked address learns nothing more, not even that its token was refused.
+        if (refuseBlocked(ANONYMOUS)) return reply;
         const { status, wwwAuthenticate } = authErrorResponse(error);
         request.log.info({ reason: error.message, kind: error.kind, cause: (error.cause as Error | undefined)?.message }, 'credentials refused');
         options.onRejected?.('auth');
+        // Forged, expired or malformed tokens count against the address that sent them (never the subject they name);
+        // a missing token is a client not signed in, and keys that cannot be had are no fault of the client.
+        if (error.kind === 'invalid_token' || error.kind === 'invalid_request') void guard?.note(ANONYMOUS, request.ip, 'credentials');
         if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate);
         if (error.kind === 'unavailable') void reply.header('retry-after', '5');
         const code = error.kind === 'unavailable' ? ErrorCode.ServiceUnavailable : ErrorCode.Unauthenticated;
         return reply.code(status).send(errorBody(code, error.message));
       }
+      if (refuseBlocked(request.principal)) return reply;
     },
     handler: async (request, reply) => {
       const handler = options.graphqlHandler();
@@ -190,6 +217,7 @@ export function createHttpServer(options: HttpServerOptions) {
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         options.onRejected?.('size');
+        void options.clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'limit');
         return reply.code(413).send(errorBody(ErrorCode.PayloadTooLarge, 'The request body is too large'));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply.code(415).send(errorBody(ErrorCode.UnsupportedMediaType, 'Send GraphQL requests as application/json'));

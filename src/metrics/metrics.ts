@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Most distinct operation names counted by name; the rest are counted as `other`, so a client cannot blow up the series. */
 const MAX_OPERATION_NAMES = 200;
@@ -25,6 +25,12 @@ export interface GatewayMetrics {
   untrustedDocuments: Counter<'client'>;
   /** A bounded label for an Apollo client name (`apollographql-client-name`). */
   clientLabel(name: string): string;
+  /** Clients this replica blocked, by the signal that weighed most. */
+  clientBlocks: Counter<'reason'>;
+  /** Clients blocked now (by any replica), read from `count` when scraped. */
+  countBlockedClients(count: () => number): void;
+  /** Requests refused because their client is blocked. */
+  blockedRequests: Counter;
 }
 
 /** The gateway's Prometheus metrics (prom-client), in a registry of their own, with Node's process metrics. */
@@ -33,7 +39,18 @@ export function createMetrics(): GatewayMetrics {
   collectDefaultMetrics({ register: registry });
   const seen = new Set<string>();
   const clients = new Set<string>();
+  let blockedClients = () => 0;
   const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  // Every replica knows every block: across cluster workers the count is the largest, not the sum.
+  new Gauge({
+    name: 'gateway_clients_blocked',
+    help: 'Clients blocked now',
+    aggregator: 'max',
+    registers: [registry],
+    collect() {
+      this.set(blockedClients());
+    },
+  });
   return {
     registry,
     operationLabel(name) {
@@ -58,6 +75,11 @@ export function createMetrics(): GatewayMetrics {
     deduplicated: new Counter({ name: 'gateway_subgraph_deduplicated_total', help: 'Subgraph requests answered by an identical one already in flight', registers: [registry] }),
     queryPlans: new Counter({ name: 'gateway_query_plans_total', help: 'Operations planned (cache miss) or run on a cached plan (hit)', labelNames: ['cache'], registers: [registry] }),
     trustedDocuments: new Counter({ name: 'gateway_trusted_documents_total', help: 'Requests by what the trusted document list made of them (hit, miss_refused, miss_audited, bypass)', labelNames: ['result'], registers: [registry] }),
+    clientBlocks: new Counter({ name: 'gateway_client_blocks_total', help: 'Clients blocked by this replica, by the signal that weighed most (credentials, forbidden, invalid, limit, untrusted, rateLimited)', labelNames: ['reason'], registers: [registry] }),
+    countBlockedClients: (count) => {
+      blockedClients = count;
+    },
+    blockedRequests: new Counter({ name: 'gateway_blocked_requests_total', help: 'Requests refused with CLIENT_BLOCKED', registers: [registry] }),
     untrustedDocuments: new Counter({ name: 'gateway_untrusted_documents_total', help: 'Documents not in the trusted list, by client name (apollographql-client-name)', labelNames: ['client'], registers: [registry] }),
   };
 }

@@ -16,16 +16,20 @@ import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
 import { schemaDetailsHidden } from './schemaDetails.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
+import type { ClientGuard } from '../clientBlocking/clientGuard.js';
+import { suspicionSignals } from './suspicionSignals.js';
 
 export interface PluginOptions {
   config: GatewayConfig;
   logger: Logger;
   analyzer: RequestAnalyzer;
   metrics: GatewayMetrics;
+  /** Counts what each operation did against its client; absent when client blocking is off. */
+  clientGuard?: ClientGuard | undefined;
 }
 
 /** Every Apollo Server plugin of the gateway, in the order they run. */
-export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
+export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
@@ -36,6 +40,8 @@ export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOpti
     ...(config.automaticPersistedQueries ? [persistedQueryHash()] : []),
     errorLogging(logger, config.limits.maxErrors),
     metricsPlugin(metrics),
+    // Like the metrics, it reads every error before any is merged or cut short.
+    ...(clientGuard !== undefined ? [suspicionSignals(clientGuard, config.clientBlocking.weights)] : []),
     // In production without introspection, no message describes the schema (before the cap: they become one).
     ...(config.mode === 'production' && !config.introspection ? [schemaDetailsHidden({ bypassRoles: config.trustedDocuments.bypassRoles })] : []),
     // After the metrics, which count every refusal in the full list: only the answer is cut short.

@@ -16,7 +16,7 @@ export interface TrustedDocumentGateOptions {
   /** Callers holding one of these roles may send any document (Sandbox in a staging deployment). */
   bypassRoles: readonly string[];
   /** Told of every request that named or sent a document, with the client's name (`apollographql-client-name`). */
-  onResult: (result: TrustedDocumentResult, clientName: string) => void;
+  onResult: (result: TrustedDocumentResult, clientName: string, request: FastifyRequest) => void;
   /** Told of a document not in the list, the first time it is seen (a bounded number of them). */
   onUnlisted: (unlisted: { hash: string; clientName: string; operationName: string | undefined; refused: boolean }) => void;
 }
@@ -46,18 +46,18 @@ export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDoc
     const listed: TrustedDocument | undefined =
       query === undefined ? (id === undefined ? undefined : options.list.byId(id)) : (options.list.byBodyHash(sha256Hex(query)) ?? undefined);
     if (listed !== undefined) {
-      options.onResult('hit', clientName(request));
+      options.onResult('hit', clientName(request), request);
       replaceDocument(request, sent, listed.body);
       return handler(request, reply);
     }
     if (query === undefined && id === undefined) return handler(request, reply);
     if (options.mode === 'off') return handler(request, reply);
     if (bypasses(request.principal ?? ANONYMOUS)) {
-      options.onResult('bypass', clientName(request));
+      options.onResult('bypass', clientName(request), request);
       return handler(request, reply);
     }
     const refused = options.mode === 'enforce';
-    options.onResult(refused ? 'miss_refused' : 'miss_audited', clientName(request));
+    options.onResult(refused ? 'miss_refused' : 'miss_audited', clientName(request), request);
     const hash = query === undefined ? (id as string) : sha256Hex(query);
     if (!told.has(hash) && told.size < REMEMBERED_UNLISTED) {
       told.add(hash);

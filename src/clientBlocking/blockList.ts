@@ -1,0 +1,182 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Logger } from '../common/logger.js';
+import type { SharedRedis } from '../common/redis.js';
+
+/** What is known of a block: until when, why, and how many blocks the client has had recently (this one included). */
+export interface Block {
+  client: string;
+  untilMs: number;
+  reason: string;
+  strikes: number;
+}
+
+/** A block as a message between replicas: the time left rather than a deadline, so that clocks need not agree. */
+type BlockMessage = { op: 'block'; client: string; ms: number; reason: string; strikes: number } | { op: 'unblock'; client: string };
+
+/** Where the blocks of one deployment live in Redis: `<prefix>:blocks:<client>` (rate-limiter-flexible's), details beside. */
+export function blockKeys(keyPrefix: string) {
+  return {
+    blocks: `${keyPrefix}:blocks`,
+    details: `${keyPrefix}:blockinfo`,
+    strikes: `${keyPrefix}:strikes`,
+    scores: `${keyPrefix}:suspicion`,
+    channel: `${keyPrefix}:blocks`,
+  };
+}
+
+export interface BlockListOptions {
+  /** Shares the blocks with every replica; absent, this process keeps its own. */
+  redis?: SharedRedis | undefined;
+  keyPrefix: string;
+  logger: Logger;
+}
+
+/**
+ * The clients blocked now, as every replica sees them. Each replica holds the list in memory, so that deciding whether
+ * a request's client is blocked costs no round trip: it is a map lookup, before anything of the request is parsed.
+ * Redis holds the truth (rate-limiter-flexible's `block`, a key that expires with the cooldown) and carries each
+ * block and unblock to the other replicas at once (pub/sub); a replica that (re)connects reads every block Redis
+ * holds. While Redis is away, a replica keeps blocking what it decides itself (rate-limiter-flexible's insurance
+ * limiter); the others learn of those blocks only if they are still on when Redis is back and asked again.
+ */
+export interface BlockList {
+  /** The block on `client` now, if any. */
+  get(client: string): Block | undefined;
+  /** Blocks `client` for `seconds` here and, through Redis, on every replica. */
+  add(block: Omit<Block, 'untilMs'>, seconds: number): Promise<void>;
+  /** The clients blocked now. */
+  list(): Block[];
+  size(): number;
+  close(): Promise<void>;
+}
+
+export async function createBlockList(options: BlockListOptions): Promise<BlockList> {
+  const keys = blockKeys(options.keyPrefix);
+  const local = new Map<string, Block>();
+  const memory = new RateLimiterMemory({ points: 1, duration: 1, keyPrefix: keys.blocks });
+  const limiter: RateLimiterAbstract =
+    options.redis === undefined
+      ? memory
+      : new RateLimiterRedis({ storeClient: options.redis.client, points: 1, duration: 1, keyPrefix: keys.blocks, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+
+  const live = (block: Block | undefined, nowMs = Date.now()) => (block !== undefined && block.untilMs > nowMs ? block : undefined);
+  const apply = (message: BlockMessage) => {
+    if (message.op === 'unblock') local.delete(message.client);
+    else local.set(message.client, { client: message.client, untilMs: Date.now() + message.ms, reason: message.reason, strikes: message.strikes });
+  };
+
+  let subscriber: Redis | undefined;
+  if (options.redis !== undefined) {
+    const redis = options.redis;
+    subscriber = redis.subscriber();
+    subscriber.on('message', (_channel: string, text: string) => {
+      const message = parseMessage(text);
+      if (message !== undefined) apply(message);
+    });
+    // Every (re)connection: blocks made while this replica was not listening are read back from Redis.
+    subscriber.on('ready', () => {
+      void readBlocks(redis.client, options.keyPrefix)
+        .then((blocks) => {
+          for (const block of blocks) if ((local.get(block.client)?.untilMs ?? 0) < block.untilMs) local.set(block.client, block);
+        })
+        .catch((error: unknown) => options.logger.warn({ err: error }, 'the blocked clients could not be read from Redis; blocks from other replicas apply once announced'));
+    });
+    await subscriber.subscribe(keys.channel).catch((error: unknown) => options.logger.warn({ err: error }, 'could not subscribe to client blocks in Redis; it is retried when Redis is back'));
+  }
+
+  const list = () => {
+    const now = Date.now();
+    for (const [client, block] of local) if (live(block, now) === undefined) local.delete(client);
+    return [...local.values()].sort((a, b) => a.untilMs - b.untilMs);
+  };
+
+  return {
+    get(client) {
+      const block = live(local.get(client));
+      if (block === undefined) local.delete(client);
+      return block;
+    },
+    async add(block, seconds) {
+      local.set(block.client, { ...block, untilMs: Date.now() + seconds * 1000 });
+      await limiter.block(block.client, seconds);
+      const redis = options.redis;
+      if (redis === undefined || redis.client.status !== 'ready') return;
+      const message: BlockMessage = { op: 'block', client: block.client, ms: seconds * 1000, reason: block.reason, strikes: block.strikes };
+      await redis.client.multi().set(`${keys.details}:${block.client}`, JSON.stringify({ reason: block.reason, strikes: block.strikes }), 'PX', seconds * 1000).publish(keys.channel, JSON.stringify(message)).exec();
+    },
+    list,
+    size: () => list().length,
+    async close() {
+      subscriber?.removeAllListeners('message');
+    },
+  };
+}
+
+function parseMessage(text: string): BlockMessage | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Record<string, unknown>>;
+    if (typeof value['client'] !== 'string') return undefined;
+    if (value['op'] === 'unblock') return { op: 'unblock', client: value['client'] };
+    if (value['op'] === 'block' && typeof value['ms'] === 'number' && value['ms'] > 0) {
+      return { op: 'block', client: value['client'], ms: value['ms'], reason: String(value['reason'] ?? 'unknown'), strikes: Number(value['strikes'] ?? 1) };
+    }
+  } catch {
+    // not one of ours: ignored
+  }
+  return undefined;
+}
+
+/** Every block Redis holds, with its details where they were written: for a replica that (re)connects and for `gateway blocks list`. */
+export async function readBlocks(client: Redis, keyPrefix: string): Promise<Block[]> {
+  const keys = blockKeys(keyPrefix);
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${escapeGlob(keys.blocks)}:*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  if (found.length === 0) return [];
+  const pipeline = client.pipeline();
+  for (const key of found) {
+    pipeline.pttl(key);
+    pipeline.get(`${keys.details}:${key.slice(keys.blocks.length + 1)}`);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  const now = Date.now();
+  const blocks: Block[] = [];
+  found.forEach((key, index) => {
+    const ttl = Number(replies[index * 2]?.[1] ?? -2);
+    if (!(ttl > 0)) return;
+    let details: { reason?: string; strikes?: number } = {};
+    try {
+      details = JSON.parse(String(replies[index * 2 + 1]?.[1] ?? '{}')) as typeof details;
+    } catch {
+      // details are for people; a block without them is still a block
+    }
+    blocks.push({ client: key.slice(keys.blocks.length + 1), untilMs: now + ttl, reason: details.reason ?? 'unknown', strikes: details.strikes ?? 1 });
+  });
+  return blocks.sort((a, b) => a.untilMs - b.untilMs);
+}
+
+/**
+ * Lifts a block everywhere and forgets the client's past (its score and strikes), for `gateway blocks unblock`: an
+ * operator who unblocks says the client was not an attacker. Resolves to whether a block was on.
+ */
+export async function unblock(client: Redis, keyPrefix: string, blocked: string, decayWindowSec: number): Promise<boolean> {
+  const keys = blockKeys(keyPrefix);
+  const window = Math.floor(Date.now() / (decayWindowSec * 1000));
+  const [[, removed] = []] =
+    (await client
+      .multi()
+      .del(`${keys.blocks}:${blocked}`)
+      .del(`${keys.details}:${blocked}`, `${keys.strikes}:${blocked}`, `${keys.scores}:${blocked}:${window}`, `${keys.scores}:${blocked}:${window - 1}`)
+      .publish(keys.channel, JSON.stringify({ op: 'unblock', client: blocked } satisfies BlockMessage))
+      .exec()) ?? [];
+  return Number(removed) > 0;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,25 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { ClientGuard } from '../clientBlocking/clientGuard.js';
+import { signalOfErrors, type SuspicionSignal } from '../clientBlocking/signals.js';
+import type { GatewayContext } from '../context.js';
+
+/**
+ * Tells the client guard what each answered operation did: the heaviest signal among its errors (a validation failure,
+ * a limit, a denial, a rate refusal at execution), once per request, against the verified subject or the address.
+ * Refusals made before Apollo (credentials, body size, document size, trusted documents, admission) are told where
+ * they are made.
+ */
+export function suspicionSignals(guard: Pick<ClientGuard, 'note'>, weights: Readonly<Record<SuspicionSignal, number>>): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue, errors }) {
+          const all = errors ?? (response.body.kind === 'single' ? response.body.singleResult.errors : undefined) ?? [];
+          if (all.length === 0) return;
+          const signal = signalOfErrors(all, weights);
+          if (signal !== undefined) void guard.note(contextValue.principal, contextValue.clientIp, signal);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,402 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ANONYMOUS, type Principal } from '../src/auth/principal.js';
+import { createClientGuard, type ClientGuard, type ClientGuardOptions } from '../src/clientBlocking/clientGuard.js';
+import { readBlocks, unblock } from '../src/clientBlocking/blockList.js';
+import { clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
+import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, type SuspicionSignal } from '../src/clientBlocking/signals.js';
+import { createLogger } from '../src/common/logger.js';
+import { connectRedis, type SharedRedis } from '../src/common/redis.js';
+import { ConfigError, loadConfig } from '../src/config/index.js';
+import { productionEnv } from './harness.js';
+
+const user = (subject: string): Principal => ({ kind: 'user', subject, roles: [], scopes: [] });
+
+function collectingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: 'info', destination }), lines };
+}
+
+function options(overrides: Partial<ClientGuardOptions> = {}): ClientGuardOptions {
+  return {
+    mode: 'enforce',
+    threshold: 100,
+    decayWindowSec: 60,
+    cooldownsSec: [60, 600, 3_600],
+    repeatMemorySec: 86_400,
+    weights: DEFAULT_SIGNAL_WEIGHTS,
+    allowlist: { cidrs: [], subjects: [] },
+    keyPrefix: `test-${randomUUID()}`,
+    logger: collectingLogger().logger,
+    ...overrides,
+  };
+}
+
+/** Sends `count` signals of one kind from one client and says after which one (1-based) it was blocked, if any. */
+async function blockedAfter(guard: ClientGuard, principal: Principal, ip: string, signal: SuspicionSignal, count: number): Promise<number | undefined> {
+  for (let sent = 1; sent <= count; sent += 1) {
+    await guard.note(principal, ip, signal);
+    if (guard.blocked(principal, ip) !== undefined) return sent;
+  }
+  return undefined;
+}
+
+const remainingSec = (guard: ClientGuard, principal: Principal, ip: string) => Math.round(((guard.blocked(principal, ip)?.untilMs ?? Date.now()) - Date.now()) / 1000);
+
+describe('what an error says about its client', () => {
+  it.each([
+    [{ code: 'UNAUTHENTICATED' }, false, 'credentials'],
+    [{ code: 'FORBIDDEN' }, true, 'forbidden'],
+    [{ code: 'FORBIDDEN' }, false, 'forbidden'],
+    [{ code: 'RATE_LIMITED' }, false, 'rateLimited'],
+    [{ code: 'PERSISTED_QUERY_NOT_IN_LIST' }, false, 'untrusted'],
+    [{ code: 'PAYLOAD_TOO_LARGE' }, false, 'limit'],
+    [{ code: 'GRAPHQL_PARSE_FAILED' }, false, 'invalid'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED' }, false, 'invalid'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'INTROSPECTION_DISABLED' }, false, 'invalid'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'MAX_DEPTH_EXCEEDED' }, false, 'limit'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'ALIAS_SHADOWS_FIELD' }, false, 'limit'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'MAX_SELECTION_PAIRS_EXCEEDED' }, false, 'limit'],
+    [{ code: 'BAD_USER_INPUT' }, false, 'invalid'],
+    [{ code: 'BAD_USER_INPUT' }, true, undefined],
+    [{ code: 'SERVICE_UNAVAILABLE' }, true, undefined],
+    [{ code: 'INTERNAL_SERVER_ERROR' }, false, undefined],
+    [{ code: 'PERSISTED_QUERY_NOT_FOUND' }, false, undefined],
+    [undefined, false, undefined],
+  ] as const)('%j (path: %s) is %s', (extensions, hasPath, signal) => {
+    expect(signalOfError(extensions, hasPath)).toBe(signal);
+  });
+
+  it('counts a request once, as the heaviest thing it did', () => {
+    const errors = [{ extensions: { code: 'FORBIDDEN' }, path: ['a'] }, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'MAX_COST_EXCEEDED' } }, { extensions: { code: 'FORBIDDEN' }, path: ['b'] }];
+    expect(signalOfErrors(errors, DEFAULT_SIGNAL_WEIGHTS)).toBe('limit');
+    expect(signalOfErrors([{ extensions: { code: 'SERVICE_UNAVAILABLE' }, path: ['a'] }], DEFAULT_SIGNAL_WEIGHTS)).toBeUndefined();
+  });
+});
+
+describe('the client a score belongs to', () => {
+  it('is the verified subject, else the address', () => {
+    expect(clientKeyOf(user('ada'), '10.0.0.1')).toBe('sub:ada');
+    expect(clientKeyOf(ANONYMOUS, '10.0.0.1')).toBe('ip:10.0.0.1');
+  });
+});
+
+describe('suspicion scores in one process', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    vi.setSystemTime(new Date('2026-12-01T12:00:00.000Z'));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // With the default weights and threshold (100): how many requests of one kind in a row block their client.
+  it.each(SUSPICION_SIGNALS.map((signal) => [signal, Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal])] as const))('blocks after %s × %i, not one before', async (signal, count) => {
+    const guard = await createClientGuard(options());
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.7', signal, count + 5)).toBe(count);
+    expect(count).toBeGreaterThan(1);
+    await guard.close();
+  });
+
+  it('never blocks for one mistake, nor for mistakes spread out over time', async () => {
+    const guard = await createClientGuard(options());
+    // 8 unknown fields a minute (80 points in each window) for ten minutes: the score stays below 100.
+    for (let minute = 0; minute < 10; minute += 1) {
+      for (let request = 0; request < 8; request += 1) {
+        await guard.note(ANONYMOUS, '203.0.113.8', 'invalid');
+        vi.advanceTimersByTime(7_500);
+      }
+    }
+    expect(guard.blocked(ANONYMOUS, '203.0.113.8')).toBeUndefined();
+    await guard.close();
+  });
+
+  it('lets a score fade: what was sent two windows ago no longer counts', async () => {
+    const guard = await createClientGuard(options());
+    for (let request = 0; request < 9; request += 1) await guard.note(ANONYMOUS, '203.0.113.9', 'invalid');
+    // 90 points; half a window later the previous window still weighs half, so one more does not block.
+    vi.advanceTimersByTime(90_000);
+    await guard.note(ANONYMOUS, '203.0.113.9', 'invalid');
+    expect(guard.blocked(ANONYMOUS, '203.0.113.9')).toBeUndefined();
+    vi.advanceTimersByTime(120_000);
+    // Everything has faded: it takes the full ten again.
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.9', 'invalid', 20)).toBe(10);
+    await guard.close();
+  });
+
+  it('still counts the previous window across its boundary (a sliding window, not a fixed one)', async () => {
+    const guard = await createClientGuard(options());
+    vi.advanceTimersByTime(59_000);
+    for (let request = 0; request < 9; request += 1) await guard.note(ANONYMOUS, '203.0.113.10', 'invalid');
+    vi.advanceTimersByTime(2_000);
+    // 90 points a second before the boundary, a second after it: 10 + 90 × 59/60 < 100, then 20 + 88.5 ≥ 100.
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.10', 'invalid', 10)).toBe(2);
+    await guard.close();
+  });
+
+  it('grows the cooldown on each block within the repeat memory, then keeps the longest', async () => {
+    const guard = await createClientGuard(options());
+    const cooldowns: number[] = [];
+    for (let block = 0; block < 4; block += 1) {
+      expect(await blockedAfter(guard, ANONYMOUS, '198.51.100.1', 'limit', 5)).toBe(5);
+      cooldowns.push(remainingSec(guard, ANONYMOUS, '198.51.100.1'));
+      vi.advanceTimersByTime(cooldowns.at(-1)! * 1000 + 1000);
+      expect(guard.blocked(ANONYMOUS, '198.51.100.1')).toBeUndefined();
+    }
+    expect(cooldowns).toEqual([60, 600, 3_600, 3_600]);
+    await guard.close();
+  });
+
+  it('starts a client afresh after its cooldown: its old signals do not count again', async () => {
+    const guard = await createClientGuard(options({ decayWindowSec: 600 }));
+    expect(await blockedAfter(guard, ANONYMOUS, '198.51.100.2', 'invalid', 10)).toBe(10);
+    vi.advanceTimersByTime(61_000);
+    await guard.note(ANONYMOUS, '198.51.100.2', 'invalid');
+    expect(guard.blocked(ANONYMOUS, '198.51.100.2')).toBeUndefined();
+    await guard.close();
+  });
+
+  it('charges forged tokens naming a victim to the address that sent them, never to the victim', async () => {
+    const guard = await createClientGuard(options());
+    // The gateway never verified them: the sender is anonymous at its address.
+    expect(await blockedAfter(guard, ANONYMOUS, '192.0.2.66', 'credentials', 10)).toBe(10);
+    expect(guard.blocked(user('victim'), '192.0.2.66')).toBeUndefined();
+    expect(guard.blocked(user('victim'), '192.0.2.10')).toBeUndefined();
+    expect(guard.blocked(ANONYMOUS, '192.0.2.67')).toBeUndefined();
+    await guard.close();
+  });
+
+  it('blocks a verified subject wherever it comes from, and not the others at its address', async () => {
+    const guard = await createClientGuard(options());
+    expect(await blockedAfter(guard, user('mallory'), '192.0.2.1', 'invalid', 10)).toBe(10);
+    expect(guard.blocked(user('mallory'), '192.0.2.99')).toBeDefined();
+    expect(guard.blocked(user('ada'), '192.0.2.1')).toBeUndefined();
+    expect(guard.blocked(ANONYMOUS, '192.0.2.1')).toBeUndefined();
+    await guard.close();
+  });
+
+  it.each([
+    ['an address in a listed range', { cidrs: ['10.0.0.0/8'], subjects: [] }, ANONYMOUS, '10.1.2.3'],
+    ['a listed address', { cidrs: ['10.1.2.3'], subjects: [] }, ANONYMOUS, '10.1.2.3'],
+    ['a listed subject', { cidrs: [], subjects: ['monitor'] }, user('monitor'), '192.0.2.5'],
+    ['a user at a listed address', { cidrs: ['10.0.0.0/8'], subjects: [] }, user('ada'), '10.9.9.9'],
+  ])('never scores or blocks %s', async (_name, allowlist, principal, ip) => {
+    const guard = await createClientGuard(options({ allowlist }));
+    expect(await blockedAfter(guard, principal, ip, 'limit', 50)).toBeUndefined();
+    await guard.close();
+  });
+
+  it('does not let a forged token escape an allowlist check: an unverified subject is not a listed subject', async () => {
+    const guard = await createClientGuard(options({ allowlist: { cidrs: [], subjects: ['monitor'] } }));
+    // A forged "monitor" token is an anonymous request at its address.
+    expect(await blockedAfter(guard, ANONYMOUS, '192.0.2.77', 'credentials', 10)).toBe(10);
+    await guard.close();
+  });
+
+  it('only logs, in audit mode, the block it would make, with the score and its makeup', async () => {
+    const { logger, lines } = collectingLogger();
+    const guard = await createClientGuard(options({ mode: 'audit', logger }));
+    expect(await blockedAfter(guard, ANONYMOUS, '198.51.100.3', 'invalid', 30)).toBeUndefined();
+    const audits = lines.filter((line) => line['msg'] === 'a client would be blocked (CLIENT_BLOCKING=audit)');
+    expect(audits).toHaveLength(3);
+    expect(audits[0]).toMatchObject({ client: 'ip:198.51.100.3', reason: 'invalid', score: 100, threshold: 100, signals: { invalid: 10 }, cooldownSec: 60 });
+    await guard.close();
+  });
+
+  it('logs each block once with its reason, score, makeup and cooldown, and tells the metrics', async () => {
+    const { logger, lines } = collectingLogger();
+    const reasons: string[] = [];
+    const guard = await createClientGuard(options({ logger, onBlock: (reason) => reasons.push(reason) }));
+    for (let request = 0; request < 2; request += 1) await guard.note(ANONYMOUS, '198.51.100.4', 'credentials');
+    expect(await blockedAfter(guard, ANONYMOUS, '198.51.100.4', 'limit', 10)).toBe(4);
+    const blocks = lines.filter((line) => line['msg'] === 'a client is blocked');
+    expect(blocks).toEqual([expect.objectContaining({ level: 40, client: 'ip:198.51.100.4', reason: 'limit', score: 100, threshold: 100, signals: { credentials: 2, limit: 4 }, strikes: 1, cooldownSec: 60 })]);
+    expect(reasons).toEqual(['limit']);
+    expect(guard.blockedCount()).toBe(1);
+    await guard.close();
+  });
+
+  it('makes one block of signals that arrive together', async () => {
+    const reasons: string[] = [];
+    const guard = await createClientGuard(options({ onBlock: (reason) => reasons.push(reason) }));
+    await Promise.all(Array.from({ length: 30 }, () => guard.note(ANONYMOUS, '198.51.100.5', 'invalid')));
+    expect(reasons).toEqual(['invalid']);
+    expect(remainingSec(guard, ANONYMOUS, '198.51.100.5')).toBe(60);
+    await guard.close();
+  });
+});
+
+describe('client blocking settings', () => {
+  it.each([
+    [{ CLIENT_BLOCKING: 'off' }, 'CLIENT_BLOCKING=off in production lets a client probe'],
+    [{ CLIENT_BLOCKING: 'audit' }, 'CLIENT_BLOCKING=audit in production only logs'],
+  ])('refuses %j in production unless said on purpose', async (env, message) => {
+    const production = await productionEnv();
+    expect(() => loadConfig({ ...production, ...env })).toThrow(message);
+    expect(loadConfig({ ...production, ...env, CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' }).clientBlocking.mode).toBe(env.CLIENT_BLOCKING);
+  });
+
+  it('enforces in production and is off in development by default', async () => {
+    expect(loadConfig(await productionEnv()).clientBlocking.mode).toBe('enforce');
+    expect(loadConfig({}).clientBlocking.mode).toBe('off');
+  });
+
+  it('reads the environment into the settings', () => {
+    const { clientBlocking } = loadConfig({ CLIENT_BLOCKING: 'enforce', CLIENT_BLOCKING_THRESHOLD: '50', CLIENT_BLOCKING_WINDOW_SEC: '30', CLIENT_BLOCKING_COOLDOWNS_SEC: '5,50', CLIENT_BLOCKING_ALLOW_CIDRS: '10.0.0.0/8, ::1', CLIENT_BLOCKING_ALLOW_SUBJECTS: 'monitor' });
+    expect(clientBlocking).toMatchObject({ mode: 'enforce', threshold: 50, decayWindowSec: 30, cooldownsSec: [5, 50], allowlist: { cidrs: ['10.0.0.0/8', '::1'], subjects: ['monitor'] } });
+  });
+
+  it.each([
+    [{ CLIENT_BLOCKING_THRESHOLD: '20' }, 'config clientBlocking.weights.limit (20) must be below CLIENT_BLOCKING_THRESHOLD (20): one such request would block its client'],
+    [{ CLIENT_BLOCKING_ALLOW_CIDRS: '10.0.0.0/99' }, 'CLIENT_BLOCKING_ALLOW_CIDRS must list addresses or CIDR ranges'],
+    [{ CLIENT_BLOCKING_COOLDOWNS_SEC: '60,ten' }, 'CLIENT_BLOCKING_COOLDOWNS_SEC must list whole numbers, e.g. 60,600,3600'],
+    [{ CLIENT_BLOCKING: 'block' }, 'CLIENT_BLOCKING must be off, audit or enforce'],
+  ])('refuses %j, saying why', (env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(message);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+describe('blocks shared through Redis', () => {
+  let port: number;
+  let redisServer: ChildProcess | undefined;
+  const opened: { guard: ClientGuard; redis: SharedRedis }[] = [];
+
+  const startRedis = async () => {
+    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redisServer = child;
+    await until('redis-server answers PING', async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+      const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    });
+  };
+  const stopRedis = async () => {
+    const child = redisServer;
+    redisServer = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  };
+  const replica = async (keyPrefix: string, logger = collectingLogger().logger) => {
+    const redis = connectRedis(`redis://127.0.0.1:${port}`, logger, { down: 'Redis is unreachable; blocks are local', back: 'Redis is back; blocks are shared' });
+    const guard = await createClientGuard(options({ keyPrefix, redis, logger, cooldownsSec: [30, 300] }));
+    opened.push({ guard, redis });
+    await until('the replica reaches Redis', () => redis.client.status === 'ready');
+    return guard;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    await startRedis();
+  });
+  afterAll(async () => {
+    for (const { guard, redis } of opened) {
+      await guard.close();
+      await redis.close();
+    }
+    await stopRedis();
+  });
+
+  it('blocks a client on every replica once one of them blocked it, and one score counts what each replica saw', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const [a, b, c] = [await replica(keyPrefix), await replica(keyPrefix), await replica(keyPrefix)];
+    // Ten unknown fields spread over three replicas: one score of 100.
+    for (let request = 0; request < 9; request += 1) await [a, b, c][request % 3]!.note(ANONYMOUS, '203.0.113.50', 'invalid');
+    expect([a, b, c].map((guard) => guard.blocked(ANONYMOUS, '203.0.113.50'))).toEqual([undefined, undefined, undefined]);
+    await c.note(ANONYMOUS, '203.0.113.50', 'invalid');
+    expect(c.blocked(ANONYMOUS, '203.0.113.50')).toBeDefined();
+    await until('every replica knows the block', () => a.blocked(ANONYMOUS, '203.0.113.50') !== undefined && b.blocked(ANONYMOUS, '203.0.113.50') !== undefined);
+    expect(a.blocked(ANONYMOUS, '203.0.113.51')).toBeUndefined();
+  });
+
+  it('lists blocks for operators and lifts one on every replica', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const [a, b] = [await replica(keyPrefix), await replica(keyPrefix)];
+    expect(await blockedAfter(a, user('mallory'), '192.0.2.1', 'limit', 5)).toBe(5);
+    await until('b knows the block', () => b.blocked(user('mallory'), '192.0.2.1') !== undefined);
+    const client = new Redis({ host: '127.0.0.1', port });
+    try {
+      const blocks = await readBlocks(client, keyPrefix);
+      expect(blocks).toEqual([{ client: 'sub:mallory', untilMs: expect.any(Number), reason: 'limit', strikes: 1 }]);
+      expect(blocks[0]!.untilMs - Date.now()).toBeGreaterThan(25_000);
+      expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(true);
+      await until('every replica lifted the block', () => a.blocked(user('mallory'), '192.0.2.1') === undefined && b.blocked(user('mallory'), '192.0.2.1') === undefined);
+      expect(await readBlocks(client, keyPrefix)).toEqual([]);
+      expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(false);
+      // Its strikes were forgotten: the next block is a first one again.
+      expect(await blockedAfter(a, user('mallory'), '192.0.2.1', 'limit', 5)).toBe(5);
+      expect(remainingSec(a, user('mallory'), '192.0.2.1')).toBe(30);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('learns, once connected, the blocks made while it was not', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const a = await replica(keyPrefix);
+    expect(await blockedAfter(a, ANONYMOUS, '203.0.113.60', 'limit', 5)).toBe(5);
+    const late = await replica(keyPrefix);
+    await until('the late replica read the block', () => late.blocked(ANONYMOUS, '203.0.113.60') !== undefined);
+  });
+
+  it('keeps blocking in each process while Redis is down, says so once, and shares blocks again once it is back', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const { logger, lines } = collectingLogger();
+    const [a, b] = [await replica(keyPrefix, logger), await replica(keyPrefix)];
+    await stopRedis();
+    expect(await blockedAfter(a, ANONYMOUS, '203.0.113.70', 'limit', 5)).toBe(5);
+    await sleep(300);
+    expect(b.blocked(ANONYMOUS, '203.0.113.70')).toBeUndefined();
+    expect(lines.filter((line) => line['msg'] === 'Redis is unreachable; blocks are local')).toHaveLength(1);
+    await startRedis();
+    await until('a is back on Redis', () => lines.some((line) => line['msg'] === 'Redis is back; blocks are shared'), 10_000);
+    await until('b is back on Redis', () => opened.every(({ redis }) => redis.client.status === 'ready'), 10_000);
+    expect(await blockedAfter(a, ANONYMOUS, '203.0.113.71', 'limit', 5)).toBe(5);
+    await until('b knows the new block', () => b.blocked(ANONYMOUS, '203.0.113.71') !== undefined, 10_000);
+  });
+});
