@@ -13,7 +13,7 @@ describe('the gateway command', () => {
   it('lists its commands for --help', async () => {
     const help = await gateway(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout.match(/^ {2}(\w+) /gm)?.map((line) => line.trim())).toEqual(['serve', 'start', 'check', 'permissions', 'compose', 'token']);
+    expect(help.stdout.match(/^ {2}(\w+) /gm)?.map((line) => line.trim())).toEqual(['serve', 'start', 'check', 'permissions', 'compose', 'blocks', 'token']);
   });
 
   it.each<[string, string[], RegExp]>([

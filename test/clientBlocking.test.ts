@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, generateKeyPair } from 'jose';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../src/config/loadConfig.js';
+import { SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
+import { gateway } from './cli.js';
+
+// Suspicious clients through HTTP: a gateway with CLIENT_BLOCKING=enforce behind a "proxy" (the test, trusted to say
+// each request's address in X-Forwarded-For), so that each case is a client of its own.
+
+const received = (stack: Stack) => SUBGRAPH_NAMES.reduce((total, name) => total + stack.subgraphs[name].counter.received, 0);
+const resetCounters = (stack: Stack) => SUBGRAPH_NAMES.forEach((name) => stack.subgraphs[name].counter.reset());
+const from = (address: string, headers: Record<string, string> = {}) => ({ headers: { 'x-forwarded-for': address, ...headers } });
+const VALID = '{ topProducts(first: 1) { name } }';
+const blockLines = (stack: Stack) => stack.logs.filter((line) => line['msg'] === 'a client is blocked');
+const untilBlocked = (stack: Stack, client: string) => waitFor(() => blockLines(stack).some((line) => line['client'] === client));
+
+/** A token for `subject` signed by a key the gateway does not trust, with the development issuer's claims. */
+async function forgedToken(subject: string): Promise<string> {
+  const { privateKey } = await generateKeyPair('ES256');
+  return new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'ES256' }).setIssuer(DEV_ISSUER).setAudience(DEV_AUDIENCE).setSubject(subject).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+}
+
+async function raw(stack: Stack, body: string, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const response = await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+describe('a gateway that blocks suspicious clients', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', CLIENT_BLOCKING_COOLDOWNS_SEC: '2,600', MAX_QUERY_LENGTH: '2000', BODY_LIMIT_BYTES: '4096' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  beforeEach(() => resetCounters(stack));
+
+  it('blocks a prober that sends unknown fields after ten, refuses its next valid request before parsing, and serves it again after the cooldown', async () => {
+    const prober = from('203.0.113.20');
+    for (let probe = 0; probe < 10; probe += 1) {
+      const answer = await stack.query(`{ topProducts { secret${probe} } }`, prober);
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    await untilBlocked(stack, 'ip:203.0.113.20');
+    resetCounters(stack);
+
+    const refused = await stack.query(VALID, prober);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+    expect(refused.body).toEqual({ errors: [{ message: 'This client is blocked for suspicious requests; retry later', extensions: { code: 'CLIENT_BLOCKED' } }] });
+    // A body larger than the limit is refused the same way: it was never read.
+    const large = await raw(stack, JSON.stringify({ query: `{ topProducts { ${'name '.repeat(2_000)} } }` }), prober.headers);
+    expect(large.status).toBe(429);
+    expect(received(stack)).toBe(0);
+
+    const other = await stack.query(VALID, from('203.0.113.21'));
+    expect(other.status).toBe(200);
+    expect(received(stack)).toBeGreaterThan(0);
+
+    await waitFor(async () => (await stack.query(VALID, prober)).status === 200, 5_000);
+    const line = blockLines(stack).find((entry) => entry['client'] === 'ip:203.0.113.20');
+    expect(line).toMatchObject({ level: 40, reason: 'invalid', score: 100, threshold: 100, signals: { invalid: 10 }, strikes: 1, cooldownSec: 2 });
+  });
+
+  it('charges a flood of forged tokens naming a victim to the sender\'s address, and serves the victim', async () => {
+    const attacker = '203.0.113.30';
+    const forged = await forgedToken('victim');
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const answer = await stack.query(VALID, from(attacker, { authorization: `Bearer ${forged}` }));
+      expect(answer.status).toBe(401);
+      expect(answer.body.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    }
+    await untilBlocked(stack, `ip:${attacker}`);
+    expect(blockLines(stack).some((line) => line['client'] === 'sub:victim')).toBe(false);
+    // The blocked address learns nothing more, with or without a token.
+    expect((await stack.query(VALID, from(attacker, { authorization: `Bearer ${forged}` }))).status).toBe(429);
+    expect((await stack.query(VALID, from(attacker))).status).toBe(429);
+    resetCounters(stack);
+    // The victim, verified, is judged by its subject: served, even from the attacker's address (one office NAT).
+    const victim = await stack.as({ subject: 'victim' });
+    const served = await stack.query('{ me { id } }', from(attacker, victim));
+    expect(served.status).toBe(200);
+    expect(served.body.errors).toBeUndefined();
+    expect((await stack.query('{ me { id } }', from('198.51.100.30', victim))).status).toBe(200);
+    expect(received(stack)).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['too deep', `{ user(id: "1") { ${'reviews { author { '.repeat(6)}id${' } }'.repeat(6)} } }`, 5, 400, '198.51.100.101'],
+    ['a document past MAX_QUERY_LENGTH', `{ topProducts { ${'name '.repeat(500)} } }`, 5, 413, '198.51.100.102'],
+    ['a body past BODY_LIMIT_BYTES', `{ topProducts { name } } ${'#'.repeat(5_000)}`, 5, 413, '198.51.100.103'],
+    ['a syntax error', '{ topProducts { name }', 10, 400, '198.51.100.104'],
+  ])('blocks a client that keeps sending %s', async (_case, query, count, status, address) => {
+    for (let request = 0; request < count; request += 1) {
+      const answer = await raw(stack, JSON.stringify({ query }), from(address).headers);
+      expect(answer.status).toBe(status);
+    }
+    await untilBlocked(stack, `ip:${address}`);
+    expect((await stack.query(VALID, from(address))).status).toBe(429);
+  });
+
+  it('blocks a verified user that probes, wherever it calls from, and not the others at its address', async () => {
+    const mallory = await stack.as({ subject: 'mallory' });
+    for (let probe = 0; probe < 10; probe += 1) expect((await stack.query(`{ me { secret${probe} } }`, from('192.0.2.40', mallory))).status).toBe(400);
+    await untilBlocked(stack, 'sub:mallory');
+    expect((await stack.query(VALID, from('192.0.2.99', mallory))).status).toBe(429);
+    expect((await stack.query(VALID, from('192.0.2.40'))).status).toBe(200);
+    expect((await stack.query(VALID, from('192.0.2.40', await stack.as({ subject: 'ada' })))).status).toBe(200);
+  });
+
+  it('counts blocks and blocked requests in the metrics', async () => {
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_client_blocks_total\{reason="invalid"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_client_blocks_total\{reason="credentials"\} 1$/m);
+    expect(metrics).toMatch(/^gateway_client_blocks_total\{reason="limit"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_clients_blocked [1-9]/m);
+    expect(metrics).toMatch(/^gateway_blocked_requests_total [1-9]/m);
+  });
+});
+
+describe('operators list and lift blocks shared through Redis', () => {
+  const prefix = `test-${randomUUID()}`;
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix };
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { ...env, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    const redis = new Redis('redis://127.0.0.1:6379');
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('lists the blocked client with its reason, and unblocks it on the gateway at once', async () => {
+    for (let probe = 0; probe < 10; probe += 1) await stack.query(`{ topProducts { secret${probe} } }`, from('203.0.113.80'));
+    await untilBlocked(stack, 'ip:203.0.113.80');
+    const listed = await gateway(['blocks', 'list', '--json'], { env });
+    expect(listed.code).toBe(0);
+    const blocks = JSON.parse(listed.stdout) as { client: string; remainingSec: number; reason: string; strikes: number }[];
+    expect(blocks).toEqual([{ client: 'ip:203.0.113.80', remainingSec: expect.any(Number), until: expect.any(String), reason: 'invalid', strikes: 1 }]);
+    expect(blocks[0]!.remainingSec).toBeGreaterThan(50);
+    expect(blocks[0]!.remainingSec).toBeLessThanOrEqual(60);
+    const table = await gateway(['blocks', 'list'], { env });
+    expect(table.stdout).toMatch(/^client\s+remaining\s+until\s+reason\s+strikes\nip:203\.0\.113\.80\s+\d+ s\s+\S+\s+invalid\s+1\n$/);
+
+    expect((await stack.query(VALID, from('203.0.113.80'))).status).toBe(429);
+    const lifted = await gateway(['blocks', 'unblock', 'ip:203.0.113.80'], { env });
+    expect(lifted).toEqual({ code: 0, stdout: 'ip:203.0.113.80 is unblocked on every replica; its score and strikes are forgotten.\n', stderr: '' });
+    await waitFor(async () => (await stack.query(VALID, from('203.0.113.80'))).status === 200, 5_000);
+    expect(await gateway(['blocks', 'list'], { env })).toEqual({ code: 0, stdout: 'No client is blocked.\n', stderr: '' });
+  });
+
+  it.each([
+    [['blocks'], 2, 'Usage: gateway blocks list'],
+    [['blocks', 'unblock'], 2, 'Usage: gateway blocks list'],
+    [['blocks', 'drop', 'x'], 2, 'Usage: gateway blocks list'],
+  ])('refuses `gateway %j` with its usage', async (argv, code, message) => {
+    const result = await gateway(argv, { env });
+    expect(result.code).toBe(code);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('says that blocks are per process without Redis', async () => {
+    expect(await gateway(['blocks', 'list'], { env: {} })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'Client blocks are shared only through Redis (REDIS_URL): without it each gateway process keeps its own, which end with their cooldown or a restart.\n',
+    });
+  });
+});
