@@ -125,6 +125,53 @@ describe('a gateway that blocks suspicious clients', () => {
   });
 });
 
+describe('clients refused by the trusted documents and the rate budget', () => {
+  let stack: Stack;
+  const me = 'query Me {\n  me {\n    id\n    name\n    email\n    __typename\n  }\n}';
+
+  beforeAll(async () => {
+    // A budget of 40 points a minute: the listed `Me` (a few points) runs out of it quickly.
+    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'enforce', RATE_LIMIT_POINTS: '40' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('blocks a client that keeps sending documents not in the trusted list', async () => {
+    for (let request = 0; request < 10; request += 1) {
+      const answer = await stack.query(`{ topProducts { name n${request}: upc } }`, from('203.0.113.90'));
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors?.[0]?.extensions?.['code']).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    }
+    await untilBlocked(stack, 'ip:203.0.113.90');
+    expect(blockLines(stack).find((line) => line['client'] === 'ip:203.0.113.90')).toMatchObject({ reason: 'untrusted', signals: { untrusted: 10 } });
+    expect((await stack.query(me, from('203.0.113.90'))).status).toBe(429);
+  });
+
+  it('blocks a caller that keeps coming back over its rate budget, not one that stops at the first refusal', async () => {
+    const greedy = await stack.as({ subject: 'greedy' });
+    const polite = await stack.as({ subject: 'polite' });
+    let refusals = 0;
+    for (let request = 0; request < 60 && refusals < 20; request += 1) {
+      const answer = await stack.query(me, from('198.51.100.60', greedy));
+      if (answer.status === 429) {
+        expect(answer.body.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
+        refusals += 1;
+      }
+    }
+    expect(refusals).toBe(20);
+    await untilBlocked(stack, 'sub:greedy');
+    expect(blockLines(stack).find((line) => line['client'] === 'sub:greedy')).toMatchObject({ reason: 'rateLimited' });
+    const blocked = await stack.query(me, from('198.51.100.60', greedy));
+    expect(blocked.body.errors?.[0]?.extensions?.['code']).toBe('CLIENT_BLOCKED');
+
+    for (let request = 0; request < 60; request += 1) if ((await stack.query(me, from('198.51.100.61', polite))).status === 429) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await stack.query(me, from('198.51.100.61', polite))).body.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
+    expect(blockLines(stack).some((line) => line['client'] === 'sub:polite')).toBe(false);
+  });
+});
+
 describe('operators list and lift blocks shared through Redis', () => {
   const prefix = `test-${randomUUID()}`;
   const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix };
