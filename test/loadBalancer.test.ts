@@ -71,8 +71,9 @@ async function startFixture(haproxyBinary: string): Promise<Fixture> {
       const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
       try {
         await redis.connect();
-        const keys = await redis.keys(`${RATE_LIMIT_KEYS}*${RUN}*`);
-        if (keys.length > 0) await redis.del(...keys);
+        for await (const keys of redis.scanStream({ match: `${RATE_LIMIT_KEYS}*${RUN}*`, count: 1000 }) as AsyncIterable<string[]>) {
+          if (keys.length > 0) await redis.del(...keys);
+        }
       } finally {
         redis.disconnect();
       }
