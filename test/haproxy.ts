@@ -55,8 +55,8 @@ export interface RunningHaproxy {
   stop(): Promise<void>;
 }
 
-/** Health checks every 200 ms; one failed check takes a server out, two good ones bring it back. */
-export const HEALTH_CHECK = { interMs: 200, fall: 1, rise: 2 } as const;
+/** Health checks every 200 ms, each given 500 ms; one failed check takes a server out, two good ones bring it back. */
+export const HEALTH_CHECK = { interMs: 200, timeoutMs: 500, fall: 1, rise: 2 } as const;
 
 /**
  * The HAProxy config for `servers`: two frontends (see RunningHaproxy) over one backend whose servers are
@@ -77,8 +77,9 @@ defaults
   timeout client 30s
   timeout server 30s
   timeout http-keep-alive 30s
-  # A loaded replica may take longer than one interval to answer /ready: a slow answer is not a failed check.
-  timeout check 2s
+  # A loaded replica may take longer than one interval to answer /ready: a slow answer is not a failed check. A
+  # replica leaves at most inter x fall + this after its SIGTERM, below the test's SHUTDOWN_DELAY_MS.
+  timeout check ${HEALTH_CHECK.timeoutMs}ms
   # The gateways believe it (TRUSTED_PROXIES=127.0.0.1): the client's address, not HAProxy's, decides its budget.
   option forwardfor
 

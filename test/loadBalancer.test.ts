@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadOrCreateDevKey, signDevToken, type DevKey } from '../src/auth/devIssuer.js';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
-import { findHaproxy, startHaproxy, type RunningHaproxy } from './haproxy.js';
+import { findHaproxy, HEALTH_CHECK, startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { COMMITTED_SUPERGRAPH, SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -19,8 +19,11 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 const RATE_LIMIT_KEYS = 'gateway:cost:';
 const RUN = `lb-${randomUUID()}`;
 const POINTS = 10;
-/** What the gateway waits, answering /ready with 503, before it closes its listener (see SHUTDOWN_DELAY_MS). */
-const SHUTDOWN_DELAY_MS = 1_000;
+/**
+ * What the gateway waits, answering /ready with 503, before it closes its listener (see SHUTDOWN_DELAY_MS): twice the
+ * longest HAProxy may take to see the 503 (its check interval times its fall count, plus one check's timeout).
+ */
+const SHUTDOWN_DELAY_MS = 2 * (HEALTH_CHECK.interMs * HEALTH_CHECK.fall + HEALTH_CHECK.timeoutMs);
 const REPLICAS = ['gw1', 'gw2', 'gw3'] as const;
 type ReplicaName = (typeof REPLICAS)[number];
 
@@ -335,6 +338,7 @@ describe.skipIf(HAPROXY === undefined)('three gateway replicas behind HAProxy', 
         // Only requests in flight on it failed: each was sent before it died and not answered before the signal, and
         // none has an answer of another replica's.
         expect(failures.filter((outcome) => !inFlight.includes(outcome) || (outcome.servedBy ?? victim.name) !== victim.name)).toEqual([]);
+        // They all end at its death, when each of the 20 loops has one request outstanding at most.
         expect(failures.length).toBeLessThanOrEqual(20);
         // Once it was dead, every request was served: the connections HAProxy could not make to it were made to the
         // others (retry-on conn-failure), and once the check took it out only the others were asked.
