@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createAuthenticate } from './auth/authenticate.js';
@@ -61,7 +62,10 @@ export interface Gateway {
    * server. Throws (having released everything) when any of that fails.
    */
   start(): Promise<{ url: string }>;
-  /** Stops taking requests, lets those in flight finish (up to `shutdownTimeoutMs`), then releases everything. */
+  /**
+   * Turns `/ready` to 503 and serves on for `shutdownDelayMs`, then stops taking requests, lets those in flight finish
+   * (up to `shutdownTimeoutMs`), and releases everything.
+   */
   stop(): Promise<void>;
 }
 
@@ -77,6 +81,15 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     await closeHttp?.();
     closeHttp = undefined;
     for (const step of releases.splice(0).reverse()) await step();
+  };
+
+  // From the first moment of stopping, /ready says 503 and every answer closes its connection, but a load balancer
+  // learns that only at its next health check: until then it still sends new connections here, which a closed
+  // listener would refuse. Serving them for SHUTDOWN_DELAY_MS first is what makes a replica leave without a failure.
+  const drainDelay = async () => {
+    if (closeHttp === undefined || config.shutdownDelayMs === 0) return;
+    lifecycleLogger(logger).info({ delayMs: config.shutdownDelayMs }, 'draining: /ready answers 503; the listener closes after the delay');
+    await delay(config.shutdownDelayMs);
   };
 
   const start = async (): Promise<{ url: string }> => {
@@ -346,7 +359,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       }
     },
     stop() {
-      stopping ??= release();
+      stopping ??= drainDelay().then(release);
       return stopping;
     },
   };

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       bodyLimitBytes: 1048576,
       shutdownTimeoutMs: 10000,
+      shutdownDelayMs: 0,
       forwardHeaders: [],
       auth: {
         keySource: { kind: 'dev', path: '.dev/dev-issuer-key.json' },

@@ -66,3 +66,27 @@ describe('SIGTERM', () => {
     expect(await gateway.exited).toBe(0);
   });
 });
+
+describe('SHUTDOWN_DELAY_MS', () => {
+  it('answers /ready 503 from the start of stopping and goes on serving, new connections included, until the delay has passed', async () => {
+    // Long enough for the requests below on a loaded machine; it is what a load balancer would get to notice the 503.
+    const stack = await startStack({ env: { SHUTDOWN_DELAY_MS: '2000' } });
+    let stopping: Promise<void> | undefined;
+    try {
+      expect((await fetch(`${stack.url}/ready`)).status).toBe(200);
+      stopping = stack.stop();
+      const ready = await fetch(`${stack.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get('connection')).toBe('close');
+      // So this request comes on a new connection, which the listener still takes.
+      const answer = await stack.query('{ topProducts(first: 1) { name } }');
+      expect(answer).toMatchObject({ status: 200, body: { data: { topProducts: [{ name: 'Table' }] } } });
+      // Every answer during the drain closes its connection: no keep-alive outlives the listener.
+      expect(answer.headers.get('connection')).toBe('close');
+      await stopping;
+      await expect(fetch(`${stack.url}/health`)).rejects.toThrow();
+    } finally {
+      await (stopping ?? stack.stop());
+    }
+  });
+});

@@ -134,6 +134,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   LOG_LEVEL: { path: ['logLevel'], read: text, schema: config.logLevel },
   BODY_LIMIT_BYTES: { path: ['bodyLimitBytes'], read: integer, schema: config.bodyLimitBytes },
   SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], read: integer, schema: config.shutdownTimeoutMs },
+  SHUTDOWN_DELAY_MS: { path: ['shutdownDelayMs'], read: integer, schema: config.shutdownDelayMs },
 };
 
 const SUBGRAPH_URL_VARIABLE = /^SUBGRAPH_([A-Z0-9_]+)_URL$/;

@@ -314,6 +314,12 @@ export const configSchema = z.strictObject({
   bodyLimitBytes: whole(1_024, 100 * 1024 * 1024).default(1024 * 1024),
   /** On SIGTERM, how long in-flight requests may take to finish before their connections are closed. */
   shutdownTimeoutMs: whole(0, 600_000).default(10_000),
+  /**
+   * On SIGTERM, how long the gateway goes on serving, with `/ready` answering 503, before it closes its listener: the
+   * time a load balancer needs to see the 503 and stop sending (its check interval times its fall count, plus one check's
+   * timeout). 0 closes at once, which suits Kubernetes, whose pre-stop pause does the same before the signal.
+   */
+  shutdownDelayMs: whole(0, 600_000).default(0),
   /** Development mode binds only to loopback unless this is true. */
   devAllowNetwork: z.boolean().default(false),
 });
