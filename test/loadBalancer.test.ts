@@ -15,8 +15,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const HAPROXY = findHaproxy();
 if (HAPROXY === undefined) console.warn('load balancer tests skipped: haproxy is not installed (apt-get install haproxy, which .ci/run does when it is missing)');
 const REDIS_URL = 'redis://127.0.0.1:6379';
-/** The rate limiter's key prefix (src/rateLimit/costRateLimiter.ts); every caller of this run has RUN in its name. */
-const RATE_LIMIT_KEYS = 'gateway:cost:';
+/** The run's own Redis keys (REDIS_KEY_PREFIX): rate budgets, suspicion scores and blocks of this run only. */
 const RUN = `lb-${randomUUID()}`;
 const POINTS = 10;
 /**
@@ -69,12 +68,12 @@ async function startFixture(haproxyBinary: string): Promise<Fixture> {
 
     const stack: Stack = await startStack({ env: { GATEWAY_SIGNING_KEY_FILE: signingKeyFile } });
     cleanups.push(() => stack.stop());
-    // The budget is in Redis under callers' names, all of which carry RUN: those keys go, whatever else is there.
+    // Budgets, scores and blocks are in Redis under the run's prefix: those keys go, whatever else is there.
     cleanups.push(async () => {
       const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
       try {
         await redis.connect();
-        for await (const keys of redis.scanStream({ match: `${RATE_LIMIT_KEYS}*${RUN}*`, count: 1000 }) as AsyncIterable<string[]>) {
+        for await (const keys of redis.scanStream({ match: `${RUN}:*`, count: 1000 }) as AsyncIterable<string[]>) {
           if (keys.length > 0) await redis.del(...keys);
         }
       } finally {
@@ -92,6 +91,9 @@ async function startFixture(haproxyBinary: string): Promise<Fixture> {
       GATEWAY_SIGNING_KEY_FILE: signingKeyFile,
       DEV_KEY_FILE: devKeyFile,
       REDIS_URL,
+      REDIS_KEY_PREFIX: RUN,
+      // As in production: a client blocked through one replica is blocked through all.
+      CLIENT_BLOCKING: 'enforce',
       RATE_LIMIT_POINTS: String(POINTS),
       RATE_LIMIT_WINDOW_SEC: '60',
       // Each replica plans each document once; that charge would land on whichever caller came first, and make the
@@ -233,8 +235,7 @@ describe.skipIf(HAPROXY === undefined)('three gateway replicas behind HAProxy', 
     await fixture?.stop();
   });
 
-  // Whatever every replica must agree on about a caller, shown through the balancer. The block list's case belongs
-  // here too: block a caller through one replica, then show each replica refusing it (X-Served-By names them all).
+  // Whatever every replica must agree on about a caller, shown through the balancer (X-Served-By names the replica).
   describe('one state shared through Redis', () => {
     it('refuses a caller spread over the three replicas after one budget, not three', async () => {
       const headers = { 'content-type': 'application/json', ...(await fixture.as('budget')) };
@@ -251,6 +252,31 @@ describe.skipIf(HAPROXY === undefined)('three gateway replicas behind HAProxy', 
       // Round-robin spread them: every replica counted into the one budget, and every replica refused.
       expect(new Set(answers.slice(0, POINTS).map((answer) => answer.servedBy))).toEqual(new Set(REPLICAS));
       expect(new Set(answers.slice(POINTS).map((answer) => answer.servedBy))).toEqual(new Set(REPLICAS));
+    });
+
+    it('blocks a prober spread over the three replicas on one score, and refuses it through every replica', async () => {
+      const headers = { 'content-type': 'application/json', ...(await fixture.as('prober')) };
+      const post = async (query: string) => {
+        const response = await fetch(`${fixture.haproxy.strictUrl}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query }) });
+        const body = (await response.json()) as { errors?: { extensions?: { code?: unknown } }[] };
+        return { status: response.status, servedBy: response.headers.get('x-served-by'), code: body.errors?.[0]?.extensions?.code, retryAfter: response.headers.get('retry-after') };
+      };
+      const probes = [];
+      for (let probe = 0; probe < 10; probe += 1) probes.push(await post(`{ topProducts { secret${probe} } }`));
+      expect(probes.map(({ status, code }) => ({ status, code }))).toEqual(Array(10).fill({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' }));
+      // Round-robin: each replica saw a third of the probes, and one shared score counted them all.
+      expect(new Set(probes.map((answer) => answer.servedBy))).toEqual(new Set(REPLICAS));
+
+      await waitFor(async () => (await post(CHEAP_QUERY)).code === 'CLIENT_BLOCKED', 5_000);
+      const refused = [];
+      for (let request = 0; request < 6; request += 1) refused.push(await post(CHEAP_QUERY));
+      console.log(`load balancer, one block list: 10 probes served by ${JSON.stringify(countBy(probes))}, then refused by ${JSON.stringify(countBy(refused))}`);
+      expect(refused.map(({ status, code }) => ({ status, code }))).toEqual(Array(6).fill({ status: 429, code: 'CLIENT_BLOCKED' }));
+      expect(new Set(refused.map((answer) => answer.servedBy))).toEqual(new Set(REPLICAS));
+      expect(refused.every((answer) => Number(answer.retryAfter) >= 1 && Number(answer.retryAfter) <= 60)).toBe(true);
+
+      const bystander = await fetch(`${fixture.haproxy.strictUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(await fixture.as('bystander')) }, body: JSON.stringify({ query: CHEAP_QUERY }) });
+      expect(bystander.status).toBe(200);
     });
   });
 
