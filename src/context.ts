@@ -16,4 +16,6 @@ export interface GatewayContext {
   forwardedHeaders: Readonly<Record<string, string>>;
   /** The client's address (from X-Forwarded-For only behind a trusted proxy), for rate limiting anonymous callers. */
   clientIp: string;
+  /** Whether the document is one of the trusted list (an app's own operation, as it was built). */
+  trustedDocument: boolean;
 }

@@ -310,7 +310,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
         const value = headers.get(name);
         if (value !== undefined) forwardedHeaders[name] = value;
       }
-      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, clientToken: request.clientToken, forwardedHeaders, clientIp: request.ip };
+      return { requestId: request.id, principal: request.principal ?? ANONYMOUS, clientToken: request.clientToken, forwardedHeaders, clientIp: request.ip, trustedDocument: request.trustedDocument };
     });
     // Admission first: every request costs its point, a caller over budget costs nothing more.
     const bounded = documentGate(serve, {

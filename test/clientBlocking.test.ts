@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT, generateKeyPair } from 'jose';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -169,6 +172,41 @@ describe('clients refused by the trusted documents and the rate budget', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await stack.query(me, from('198.51.100.61', polite))).body.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
     expect(blockLines(stack).some((line) => line['client'] === 'sub:polite')).toBe(false);
+  });
+});
+
+describe('denials of an app\'s own operations', () => {
+  let stack: Stack;
+  let dir: string;
+  const costs = 'query Costs { topProducts(first: 1) { name costPrice } }';
+
+  beforeAll(async () => {
+    // An app whose page asks for an admin's field for everyone: its users are denied it on every visit.
+    dir = await mkdtemp(join(tmpdir(), 'blocking-manifest-'));
+    const manifest = join(dir, 'manifest.json');
+    await writeFile(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: 'costs', name: 'Costs', type: 'query', body: costs }] }));
+    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'audit', TRUSTED_DOCUMENTS_MANIFESTS: manifest } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('are not counted: the app was built so; the same denials of a document the client wrote are', async () => {
+    const user = await stack.as({ subject: 'shopper' });
+    for (let visit = 0; visit < 50; visit += 1) {
+      const answer = await stack.query(costs, from('192.0.2.130', user));
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(blockLines(stack)).toEqual([]);
+    // The same selection, written by the client (not in the list, served in audit mode): 34 denials block.
+    for (let request = 0; request < 34; request += 1) {
+      expect((await stack.query(`query Mine${request} { topProducts(first: 1) { name costPrice } }`, from('192.0.2.130', user))).body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    }
+    await untilBlocked(stack, 'sub:shopper');
+    expect(blockLines(stack)).toEqual([expect.objectContaining({ client: 'sub:shopper', reason: 'forbidden', signals: { forbidden: 34 } })]);
   });
 });
 

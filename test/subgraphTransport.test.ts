@@ -273,7 +273,7 @@ async function countingServer(answer: (request: IncomingMessage, response: Serve
 
 // @apollo/gateway does not export its GraphQLDataSourceRequestKind enum; this is its value for a client's operation.
 const INCOMING_OPERATION = 'incoming operation' as Extract<GraphQLDataSourceProcessOptions, { incomingRequestContext: unknown }>['kind'];
-const context: GatewayContext = { requestId: 'test', principal: ANONYMOUS, clientToken: undefined, forwardedHeaders: {}, clientIp: '127.0.0.1' };
+const context: GatewayContext = { requestId: 'test', principal: ANONYMOUS, clientToken: undefined, forwardedHeaders: {}, clientIp: '127.0.0.1', trustedDocument: false };
 
 describe('the subgraph data sources alone', () => {
   const build = (url: string, settings: { connectionsPerOrigin?: number; maxResponseBytes?: number; timeoutMs?: number } = {}) => {

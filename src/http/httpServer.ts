@@ -26,6 +26,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** The token `principal` was verified by, set with it; undefined for an anonymous caller. */
     clientToken: ClientToken | undefined;
+    /** Set by the trusted documents gate when the request's document is in the trusted list. */
+    trustedDocument: boolean;
   }
 }
 
@@ -144,6 +146,7 @@ export function createHttpServer(options: HttpServerOptions) {
 
   app.decorateRequest('principal', undefined);
   app.decorateRequest('clientToken', undefined);
+  app.decorateRequest('trustedDocument', false);
   app.get('/health', async () => ({ status: 'ok' }));
   const metrics = options.metrics;
   if (metrics !== undefined) {

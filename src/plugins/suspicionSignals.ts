@@ -17,6 +17,9 @@ export function suspicionSignals(guard: Pick<ClientGuard, 'note'>, weights: Read
           const all = errors ?? (response.body.kind === 'single' ? response.body.singleResult.errors : undefined) ?? [];
           if (all.length === 0) return;
           const signal = signalOfErrors(all, weights);
+          // An app's own operation denied to its user is how the app was built (a page that asks for an admin's
+          // fields for everyone), not probing: only what a client wrote itself counts as a denial.
+          if (signal === 'forbidden' && contextValue.trustedDocument) return;
           if (signal !== undefined) void guard.note(contextValue.principal, contextValue.clientIp, signal);
         },
       };

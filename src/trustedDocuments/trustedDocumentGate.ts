@@ -47,6 +47,7 @@ export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDoc
       query === undefined ? (id === undefined ? undefined : options.list.byId(id)) : (options.list.byBodyHash(sha256Hex(query)) ?? undefined);
     if (listed !== undefined) {
       options.onResult('hit', clientName(request), request);
+      request.trustedDocument = true;
       replaceDocument(request, sent, listed.body);
       return handler(request, reply);
     }
