@@ -322,9 +322,9 @@ describe('blocks shared through Redis', () => {
     child.kill('SIGKILL');
     await once(child, 'exit');
   };
-  const replica = async (keyPrefix: string, logger = collectingLogger().logger) => {
+  const replica = async (keyPrefix: string, logger = collectingLogger().logger, onBlock?: (reason: SuspicionSignal) => void) => {
     const redis = connectRedis(`redis://127.0.0.1:${port}`, logger, { down: 'Redis is unreachable; blocks are local', back: 'Redis is back; blocks are shared' });
-    const guard = await createClientGuard(options({ keyPrefix, redis, logger, cooldownsSec: [30, 300] }));
+    const guard = await createClientGuard(options({ keyPrefix, redis, logger, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
     opened.push({ guard, redis });
     await until('the replica reaches Redis', () => redis.client.status === 'ready');
     return guard;
@@ -352,6 +352,18 @@ describe('blocks shared through Redis', () => {
     expect(c.blocked(ANONYMOUS, '203.0.113.50')).toBeDefined();
     await until('every replica knows the block', () => a.blocked(ANONYMOUS, '203.0.113.50') !== undefined && b.blocked(ANONYMOUS, '203.0.113.50') !== undefined);
     expect(a.blocked(ANONYMOUS, '203.0.113.51')).toBeUndefined();
+  });
+
+  it('makes one block, a first one, when two replicas count the crossing signal at once', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const blocks: string[] = [];
+    const [a, b] = [await replica(keyPrefix, undefined, (reason) => blocks.push(`a:${reason}`)), await replica(keyPrefix, undefined, (reason) => blocks.push(`b:${reason}`))];
+    for (let request = 0; request < 9; request += 1) await a.note(ANONYMOUS, '203.0.113.55', 'invalid');
+    await Promise.all([a.note(ANONYMOUS, '203.0.113.55', 'invalid'), b.note(ANONYMOUS, '203.0.113.55', 'rateLimited'), b.note(ANONYMOUS, '203.0.113.55', 'invalid')]);
+    expect(blocks).toHaveLength(1);
+    await until('both know the block', () => a.blocked(ANONYMOUS, '203.0.113.55') !== undefined && b.blocked(ANONYMOUS, '203.0.113.55') !== undefined);
+    expect(a.blocked(ANONYMOUS, '203.0.113.55')?.strikes).toBe(1);
+    expect(remainingSec(b, ANONYMOUS, '203.0.113.55')).toBe(30);
   });
 
   it('lists blocks for operators and lifts one on every replica', async () => {

@@ -115,8 +115,11 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
   const decide = async (client: string, signal: SuspicionSignal) => {
     const nowMs = Date.now();
     remember(client, signal, nowMs);
-    const total = await score(client, options.weights[signal], nowMs);
-    if (total < threshold || deciding.has(client) || blocks.get(client) !== undefined) return;
+    const weight = options.weights[signal];
+    const total = await score(client, weight, nowMs);
+    // Only the signal whose own (atomic) increment crossed the threshold decides: two replicas that count a signal
+    // each at the moment of crossing make one block, not two (which would also count as a repeat).
+    if (total < threshold || total - weight >= threshold || deciding.has(client) || blocks.get(client) !== undefined) return;
     deciding.add(client);
     try {
       const counts = makeup(client);
