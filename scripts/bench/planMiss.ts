@@ -93,7 +93,10 @@ export async function runPlanMiss(context: BenchContext): Promise<PlanMissSummar
   let budget = { points: 0, windowSec: 0 };
   let wellBehaved = { ratePerSec: WELL_BEHAVED_RATE, connections: WELL_BEHAVED_CONNECTIONS, subjects: 0, testQueryCost: 0 };
   // The gateway's own budget, not the benchmark's far larger one: what one subject may spend is the question.
-  const settings: Record<string, string>[] = [{ METRICS_PORT: String(METRICS_PORT) }, { METRICS_PORT: String(METRICS_PORT), PLAN_MISS_POINTS: '0' }];
+  // Client blocking off: the question is what the budget lets one subject spend; blocking (production's default)
+  // would shut the flooder out after twenty refusals over its budget.
+  const base = { METRICS_PORT: String(METRICS_PORT), CLIENT_BLOCKING: 'off', CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' };
+  const settings: Record<string, string>[] = [base, { ...base, PLAN_MISS_POINTS: '0' }];
   for (const env of settings) {
     const gateway = await context.gateway({ budget: 'default', env });
     const planMissPoints = gateway.env?.['PLAN_MISS_POINTS'] ?? '1000 (default)';
