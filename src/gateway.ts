@@ -214,7 +214,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       logger,
-      introspection: config.introspection,
+      // Decided per caller (plugins/introspectionAccess.ts) and answered from the caller's view (authz/visibleIntrospection.ts).
+      introspection: true,
       // No "Did you mean ..." that would name fields a caller cannot discover by introspection.
       hideSchemaDetailsFromClientErrors: !config.introspection,
       includeStacktraceInErrorResponses: false,

@@ -16,6 +16,8 @@ import type { SupergraphFacts } from '../supergraph/supergraphFacts.js';
 import { filterResult } from './resultFilter.js';
 import { AUTHZ_ALIAS_PREFIX, rewriteDocument } from './rewriteDocument.js';
 import { createRewrittenExecution, type RewrittenExecution } from './rewrittenExecution.js';
+import { answerIntrospection, firstIntrospectionField, introspectionOf, introspectionWithData } from './visibleIntrospection.js';
+import { visibleSchemas, type VisibleSchemas } from './visibleSchema.js';
 
 export interface AuthorizationOptions {
   policy: Policy;
@@ -44,6 +46,8 @@ interface SchemaState {
   policy: CompiledPolicy;
   execution: RewrittenExecution;
   owner: (typename: string, field: string) => string | undefined;
+  /** Each caller's view of the schema, which introspection answers from. */
+  views: VisibleSchemas;
 }
 
 /**
@@ -80,7 +84,7 @@ export function authorizedGateway(
         logger,
         ...(options.onPlan === undefined ? {} : { onPlan: options.onPlan }),
       });
-      states.set(apiSchema, { policy, execution, owner });
+      states.set(apiSchema, { policy, execution, owner, views: visibleSchemas(apiSchema, policy) });
       for (const warning of policy.warnings) logger.warn({ warning }, 'access policy');
       const log = policy.uncovered.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
       log({ deniedByFallback: policy.uncovered.length, fields: policy.uncovered }, `${policy.uncovered.length} fields have no rule and fall back to deny`);
@@ -100,6 +104,14 @@ export function authorizedGateway(
     // one): nothing was checked, so nothing runs.
     if (operation === undefined) throw unresolvedOperation();
     const context = requestContext.context as GatewayContext;
+    // Introspection answers with the schema as this caller may see it, never through the plan (whose answer would be
+    // the whole API schema); whether the caller may introspect at all was decided before (plugins/introspectionAccess).
+    const introspection = introspectionOf(document, operation);
+    if (introspection === 'with-data') throw introspectionWithData(firstIntrospectionField(document));
+    if (introspection === 'only' && operation.operation === 'query') {
+      const view = await state.views.of(context.principal ?? ANONYMOUS);
+      return answerIntrospection({ view, document, operationName: requestContext.operationName ?? undefined, variables: requestContext.request.variables });
+    }
     const analysis = options.analyzer.analyze({ schema: requestContext.schema, document, operation, variables: requestContext.request.variables, context });
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
     if (analysis === undefined) return execute(requestContext);

@@ -15,6 +15,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
 import { schemaDetailsHidden } from './schemaDetails.js';
+import { introspectionAccess } from './introspectionAccess.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 
 export interface PluginOptions {
@@ -38,6 +39,8 @@ export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOpti
     metricsPlugin(metrics),
     // In production without introspection, no message describes the schema (before the cap: they become one).
     ...(config.mode === 'production' && !config.introspection ? [schemaDetailsHidden({ bypassRoles: config.trustedDocuments.bypassRoles })] : []),
+    // Apollo Server allows introspection (see gateway.ts): where it is off, this refuses it to all but a bypass role.
+    ...(config.introspection ? [] : [introspectionAccess({ bypassRoles: config.trustedDocuments.bypassRoles })]),
     // After the metrics, which count every refusal in the full list: only the answer is cut short.
     errorCap(config.limits.maxErrors),
     operationLimits({ limits: config.limits, showValues: config.mode === 'development', analyzer }),
