@@ -4,7 +4,6 @@ import {
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GatewayConfig } from '../config/index.js';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../common/logger.js';
@@ -16,6 +15,7 @@ import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
 import { schemaDetailsHidden } from './schemaDetails.js';
 import { introspectionAccess } from './introspectionAccess.js';
+import { sandboxLandingPage } from './landingPage.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 
 export interface PluginOptions {
@@ -31,9 +31,7 @@ export function gatewayPlugins({ config, logger, analyzer, metrics }: PluginOpti
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
     ApolloServerPluginSchemaReportingDisabled(),
-    config.sandbox
-      ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-      : ApolloServerPluginLandingPageDisabled(),
+    config.sandbox ? sandboxLandingPage({ explorer: config.explorer }) : ApolloServerPluginLandingPageDisabled(),
     ...(config.automaticPersistedQueries ? [persistedQueryHash()] : []),
     errorLogging(logger, config.limits.maxErrors),
     metricsPlugin(metrics),
