@@ -46,6 +46,5 @@
     // A token in the headers editor is not written to localStorage.
     shouldPersistHeaders: false,
     defaultEditorToolsVisibility: 'headers',
-    defaultQuery: '# The documentation (the book icon) lists what your token may read.\n{\n  __typename\n}\n',
   });
 })();
