@@ -197,7 +197,8 @@ describe.skipIf(MISSING_CHROMIUM !== undefined)(`the explorer in Chromium, offli
     page.on('console', (message) => {
       if (message.type() === 'error' || message.text().startsWith('CSP')) problems.push(`console: ${message.text()}`);
     });
-    await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (event) => console.log(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`)));
+    // As a script's text: the test's TypeScript has no DOM types.
+    await page.addInitScript({ content: "document.addEventListener('securitypolicyviolation', (event) => console.log('CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI))" });
     const response = await page.goto(`${stack.url}/explorer${fragment}`);
     expect(response?.status()).toBe(200);
     await page.locator('[aria-label="Show Documentation Explorer"]').waitFor();
