@@ -124,17 +124,18 @@ describe('the visible schema keeps GraphQL valid (interfaces, unions, unreachabl
 describe('introspection answered from the view', () => {
   const operation = (source: string) => {
     const document = parse(source);
-    return introspectionOf(document, document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === 'OperationDefinition')!);
+    const { kind, fields } = introspectionOf(document, document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === 'OperationDefinition')!);
+    return `${kind}: ${fields.map((field) => field.alias?.value ?? field.name.value).join(',')}`;
   };
-  it.each<[string, IntrospectionKind]>([
-    ['{ topProducts { name } }', 'none'],
-    ['{ __typename topProducts { name } }', 'none'],
-    ['{ __schema { types { name } } }', 'only'],
-    ['{ __typename __type(name: "Product") { name } }', 'only'],
-    ['{ ...F } fragment F on Query { __schema { queryType { name } } }', 'only'],
-    ['{ __schema { queryType { name } } topProducts { name } }', 'with-data'],
-    ['{ ... on Query { __type(name: "User") { name } } ...F } fragment F on Query { me { id } }', 'with-data'],
-    ['{ __schema { queryType { name } } topProducts @skip(if: true) { name } }', 'with-data'],
+  it.each<[string, `${IntrospectionKind}: ${string}`]>([
+    ['{ topProducts { name } }', 'none: '],
+    ['{ __typename topProducts { name } }', 'none: '],
+    ['{ __schema { types { name } } }', 'only: __schema'],
+    ['{ __typename t: __type(name: "Product") { name } }', 'only: t'],
+    ['{ ...F } fragment F on Query { __schema { queryType { name } } }', 'only: __schema'],
+    ['{ __schema { queryType { name } } topProducts { name } }', 'with-data: __schema'],
+    ['{ ... on Query { __type(name: "User") { name } } ...F } fragment F on Query { me { id } }', 'with-data: __type'],
+    ['{ __schema { queryType { name } } topProducts @skip(if: true) { name } }', 'with-data: __schema'],
   ])('%s is %s', (source, kind) => {
     expect(operation(source)).toBe(kind);
   });

@@ -16,7 +16,7 @@ import type { SupergraphFacts } from '../supergraph/supergraphFacts.js';
 import { filterResult } from './resultFilter.js';
 import { AUTHZ_ALIAS_PREFIX, rewriteDocument } from './rewriteDocument.js';
 import { createRewrittenExecution, type RewrittenExecution } from './rewrittenExecution.js';
-import { answerIntrospection, firstIntrospectionField, introspectionOf, introspectionWithData } from './visibleIntrospection.js';
+import { answerIntrospection, introspectionOf, withVisibleIntrospection } from './visibleIntrospection.js';
 import { visibleSchemas, type VisibleSchemas } from './visibleSchema.js';
 
 export interface AuthorizationOptions {
@@ -104,14 +104,23 @@ export function authorizedGateway(
     // one): nothing was checked, so nothing runs.
     if (operation === undefined) throw unresolvedOperation();
     const context = requestContext.context as GatewayContext;
-    // Introspection answers with the schema as this caller may see it, never through the plan (whose answer would be
-    // the whole API schema); whether the caller may introspect at all was decided before (plugins/introspectionAccess).
+    // Introspection answers with the schema as this caller may see it, never as the plan would (from the whole API
+    // schema); whether the caller may introspect at all was decided before (plugins/introspectionAccess.ts).
     const introspection = introspectionOf(document, operation);
-    if (introspection === 'with-data') throw introspectionWithData(firstIntrospectionField(document));
-    if (introspection === 'only' && operation.operation === 'query') {
+    if (introspection.kind !== 'none') {
       const view = await state.views.of(context.principal ?? ANONYMOUS);
-      return answerIntrospection({ view, document, operationName: requestContext.operationName ?? undefined, variables: requestContext.request.variables });
+      const variables = requestContext.request.variables;
+      if (introspection.kind === 'only') return answerIntrospection({ view, document, operationName: requestContext.operationName ?? undefined, variables });
+      return withVisibleIntrospection(await authorize(requestContext, state, execute), { view, document, operation, fields: introspection.fields, variables });
     }
+    return authorize(requestContext, state, execute);
+  };
+
+  /** The operation under the policy: checked, rewritten where fields are denied or guarded, run, filtered. */
+  const authorize = async (requestContext: Parameters<GatewayExecutor>[0], state: SchemaState, execute: GatewayExecutor): ReturnType<GatewayExecutor> => {
+    const { document, operation } = requestContext;
+    if (operation === undefined) throw unresolvedOperation();
+    const context = requestContext.context as GatewayContext;
     const analysis = options.analyzer.analyze({ schema: requestContext.schema, document, operation, variables: requestContext.request.variables, context });
     // Variables that do not coerce are reported by the gateway's own check, in the executor below.
     if (analysis === undefined) return execute(requestContext);
