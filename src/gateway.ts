@@ -29,6 +29,7 @@ import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
 import { createRequestAnalyzer } from './analysis/requestAnalyzer.js';
 import { graphqlHandler, type GraphQLHandler } from './common/graphqlHandler.js';
 import { createHttpServer } from './http/httpServer.js';
+import { explorerAssetDir, loadExplorerAssets } from './explorer/explorerAssets.js';
 import { documentGate } from './http/documentGate.js';
 import { createTrustedDocumentList } from './trustedDocuments/trustedDocumentList.js';
 import { trustedDocumentGate } from './trustedDocuments/trustedDocumentGate.js';
@@ -234,7 +235,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       logger,
-      introspection: config.introspection,
+      // Decided per caller (plugins/introspectionAccess.ts) and answered from the caller's view (authz/visibleIntrospection.ts).
+      introspection: true,
       // No "Did you mean ..." that would name fields a caller cannot discover by introspection.
       hideSchemaDetailsFromClientErrors: !config.introspection,
       includeStacktraceInErrorResponses: false,
@@ -256,6 +258,8 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       plugins: gatewayPlugins({ config, logger, analyzer, metrics, clientGuard }),
     });
 
+    const explorer = config.explorer ? await loadExplorerAssets() : undefined;
+    if (config.explorer && explorer === undefined) logger.warn({ dir: explorerAssetDir() }, 'the explorer\'s files are missing (run npm run build): /explorer is off');
     const serveMetrics = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
     let handler: GraphQLHandler | undefined;
     const app = createHttpServer({
@@ -263,6 +267,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       bodyLimitBytes: config.bodyLimitBytes,
       connections: config.connections,
       sandbox: config.sandbox,
+      explorer,
       graphqlHandler: () => handler,
       draining: () => stopping !== undefined,
       authenticate: createAuthenticate(createTokenVerifier(config.auth, clientKeys), { required: config.auth.required }),

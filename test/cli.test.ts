@@ -31,6 +31,19 @@ describe('the gateway command', () => {
     expect(refused.stderr).toContain('never for a production gateway');
   });
 
+  it('prints, with a development token, the explorer link that carries it in the fragment (never sent to the server)', async () => {
+    const keyFile = join(await mkdtemp(join(tmpdir(), 'token-link-')), 'dev-key.json');
+    const signed = await gateway(['token', '--roles', 'admin'], { env: { DEV_KEY_FILE: keyFile } });
+    expect(signed.code).toBe(0);
+    const token = signed.stdout.trim();
+    expect(signed.stderr).toContain(`Or open the explorer with it in the headers:  http://localhost:4000/explorer#token=${token}\n`);
+    const withoutExplorer = await gateway(['token'], { env: { DEV_KEY_FILE: keyFile, EXPLORER: 'false', PORT: '4400' } });
+    expect(withoutExplorer.code).toBe(0);
+    expect(withoutExplorer.stderr).not.toContain('explorer');
+    const elsewhere = await gateway(['token'], { env: { DEV_KEY_FILE: keyFile, PORT: '4400' } });
+    expect(elsewhere.stderr).toContain(`http://localhost:4400/explorer#token=${elsewhere.stdout.trim()}\n`);
+  });
+
   it('loads a TypeScript config module in a project whose package.json is not "type": "module", from the build', async () => {
     const project = await mkdtemp(join(tmpdir(), 'adopter-'));
     try {

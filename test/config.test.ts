@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       subgraphTimeouts: {},
       introspection: true,
       sandbox: true,
+      explorer: true,
       logLevel: 'info',
       bodyLimitBytes: 1048576,
       shutdownTimeoutMs: 10000,
@@ -81,6 +82,17 @@ describe('loadConfig', () => {
     const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
     expect(loadConfig({ NODE_ENV: 'production', ...keys })).toMatchObject({ mode: 'production', introspection: false, sandbox: false });
     expect(loadConfig({ INTROSPECTION: 'false', SANDBOX: 'false' })).toMatchObject({ mode: 'development', introspection: false, sandbox: false });
+  });
+
+  it('serves the explorer in development, and in production only when asked for with a bypass role', () => {
+    const production = { NODE_ENV: 'production', JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
+    expect(loadConfig({}).explorer).toBe(true);
+    expect(loadConfig({ EXPLORER: 'false' }).explorer).toBe(false);
+    expect(loadConfig(production).explorer).toBe(false);
+    expect(loadConfig({ ...production, EXPLORER: 'true', TRUSTED_DOCUMENTS_BYPASS_ROLES: 'graph-admin' })).toMatchObject({ explorer: true, introspection: false });
+    expect(problemsOf({ ...production, EXPLORER: 'true' })).toEqual([
+      'EXPLORER in production needs TRUSTED_DOCUMENTS_BYPASS_ROLES: only callers with such a role may introspect there (e.g. TRUSTED_DOCUMENTS_BYPASS_ROLES=graph-admin)',
+    ]);
   });
 
   it('lets development mode bind to the network only when told to', () => {

@@ -329,3 +329,37 @@ describe('the caller classes of the access matrix, read from the policy', () => 
     expect(access('Product.carbonFootprint')).toEqual(['deny', 'deny', 'deny', 'allow']);
   });
 });
+
+describe('npm run permissions -- --as <caller class>: the schema as that class may see it', () => {
+  it.each(['anonymous', 'user', 'role:admin'])('prints the SDL of %s\'s view: every field its matrix column does not deny, and no other', async (name) => {
+    const [printed, matrix] = await Promise.all([gateway(['permissions', '--as', name]), gateway(['permissions'])]);
+    expect(printed).toMatchObject({ code: 0, stderr: '' });
+    expect(printed.stdout.split('\n')[0]).toBe(`# The schema as ${name} may see it: what its introspection answers. Fields decided on the object or on looked-up data are shown.`);
+    const view = buildSchema(printed.stdout);
+    const shown = Object.values(view.getTypeMap())
+      .filter((type) => !type.name.startsWith('__') && 'getFields' in type && !('parseLiteral' in type))
+      .flatMap((type) => Object.keys((type as unknown as { getFields(): Record<string, unknown> }).getFields()).map((field) => `${type.name}.${field}`))
+      .sort();
+    // The matrix as printed: one row per field, one column per class.
+    const lines = matrix.stdout.split('\n\n')[0]!.split('\n');
+    const column = lines[0]!.split(/\s{2,}/).indexOf(name);
+    const allowed = lines.slice(2).map((line) => line.split(/\s{2,}/)).filter((cells) => cells[column] !== 'deny').map((cells) => cells[0]!).sort();
+    expect(shown).toEqual(allowed);
+  });
+
+  it('leaves Product.costPrice and the whole Mutation type out of the anonymous view, and keeps them for role:admin', async () => {
+    const anonymous = (await gateway(['permissions', '--as', 'anonymous'])).stdout;
+    expect(anonymous).not.toMatch(/costPrice|type Mutation/);
+    expect(anonymous).toContain('  name: String\n');
+    const admin = (await gateway(['permissions', '--as', 'role:admin'])).stdout;
+    expect(admin).toContain('  costPrice: Int\n');
+    expect(admin).toContain('type Mutation {');
+  });
+
+  it.each<[string, string[], string]>([
+    ['an unknown caller class, naming the known ones', ['--as', 'role:nobody'], '--as role:nobody: no such caller class under this policy; the classes are: anonymous, user, role:admin\n'],
+    ['--as with --check', ['--as', 'anonymous', '--check'], "--as prints one caller class's view, --check checks every field: use one of them\n"],
+  ])('refuses %s with exit code 2', async (_case, argv, message) => {
+    expect(await gateway(['permissions', ...argv])).toEqual({ code: 2, stdout: '', stderr: message });
+  });
+});

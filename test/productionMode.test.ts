@@ -55,6 +55,10 @@ describe('production mode (NODE_ENV=production)', () => {
 
   it('serves no Sandbox: / is not found and /graphql shows no landing page', async () => {
     expect((await fetch(`${stack.url}/`, { redirect: 'manual' })).status).toBe(404);
+    // Nor the explorer, which production serves only when asked for (EXPLORER=true, with a bypass role).
+    const explorer = await fetch(`${stack.url}/explorer`);
+    expect(explorer.status).toBe(404);
+    expect(await explorer.json()).toEqual({ errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
     const page = await fetch(`${stack.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toContain('embeddable-sandbox');
   });

@@ -4,3 +4,8 @@ export type Principal =
   | { readonly kind: 'user'; readonly subject: string; readonly roles: readonly string[]; readonly scopes: readonly string[] };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+/** Whether the caller holds one of these roles (the trusted documents' bypass roles, which also open introspection). */
+export function hasBypassRole(principal: Principal | undefined, bypassRoles: readonly string[]): boolean {
+  return principal?.kind === 'user' && principal.roles.some((role) => bypassRoles.includes(role));
+}

@@ -1,9 +1,9 @@
 import { Supergraph } from '@apollo/federation-internals';
-import { getNamedType, isIntrospectionType, isObjectType, isScalarType, parse, valueFromASTUntyped, visit, type GraphQLArgument, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { getNamedType, isIntrospectionType, isObjectType, isScalarType, parse, valueFromASTUntyped, visit, type GraphQLArgument, type GraphQLField, type GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import { acknowledgeEnforcedSecurityFeatures } from '../supergraph/securityFeatures.js';
 import type { AuthzContext } from './authzContext.js';
-import { compilePolicy, type Policy } from './compilePolicy.js';
+import { compilePolicy, type CompiledPolicy, type Policy } from './compilePolicy.js';
 import { childRules, evaluateRule, isShieldRule, leafName, NO_PARENT, type ShieldRule } from './ruleEvaluation.js';
 
 /** What a caller class gets on a field: `allow`, `deny`, `owner` (decided on the object: ownership), `lookup` (decided on data the rule fetches). */
@@ -37,37 +37,50 @@ export async function accessMatrix(supergraphSdl: string, policy: Policy): Promi
   const schema = apiSchemaOf(supergraphSdl);
   const compiled = compilePolicy(schema, supergraphSdl, policy);
   const callers = callerClasses(policy, supergraphSdl);
-
-  const rows = [];
-  const rootTypes = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]);
-  const types = Object.values(schema.getTypeMap()).filter(isObjectType).filter((type) => !isIntrospectionType(type)).sort((a, b) => a.name.localeCompare(b.name));
-  for (const type of types) {
-    for (const field of Object.values(type.getFields())) {
-      const fieldPolicy = compiled.field(type, field.name);
-      const access: Access[] = [];
-      for (const { principal } of callers) {
-        let lookup = false;
-        const context: AuthzContext = {
-          principal,
-          requestId: 'access-matrix',
-          fetchEntity: async () => {
-            throw new LookupNeeded();
-          },
-          _shield: { cache: {} },
-          onRuleError: (error) => {
-            if (error instanceof LookupNeeded) lookup = true;
-          },
-        };
-        const info = { fieldName: field.name, parentType: type, returnType: field.type, schema } as GraphQLResolveInfo;
-        // A root field's parent is the root value, there before execution: its rule is judged then, as the gateway does.
-        const parent = rootTypes.has(type) ? undefined : NO_PARENT;
-        const decision = await evaluateRule(fieldPolicy.rule, parent, placeholderArguments(field.args), context, info, compiled.options);
-        access.push(decision.kind === 'allow' ? 'allow' : decision.kind === 'undecided' ? 'owner' : lookup ? 'lookup' : 'deny');
-      }
-      rows.push({ field: `${type.name}.${field.name}`, access, sources: fieldPolicy.sources });
-    }
-  }
+  const columns: Map<string, Access>[] = [];
+  for (const { principal } of callers) columns.push(await accessOf(schema, compiled, principal));
+  const rows = objectFields(schema).map(({ type, field }) => {
+    const key = `${type.name}.${field.name}`;
+    return { field: key, access: columns.map((column) => column.get(key) ?? 'deny'), sources: compiled.field(type, field.name).sources };
+  });
   return { callers, rows, uncovered: compiled.uncovered, warnings: compiled.warnings };
+}
+
+/** Every field of every object type of the schema (introspection's left out), types in name order. */
+function objectFields(schema: GraphQLSchema): { type: GraphQLObjectType; field: GraphQLField<unknown, unknown> }[] {
+  const types = Object.values(schema.getTypeMap()).filter(isObjectType).filter((type) => !isIntrospectionType(type)).sort((a, b) => a.name.localeCompare(b.name));
+  return types.flatMap((type) => Object.values(type.getFields()).map((field) => ({ type, field })));
+}
+
+/**
+ * What one caller gets on every field of every object type (`Type.field` → access), each rule judged before any data
+ * exists: one column of the access matrix. The principal's roles and scopes decide; a rule that reads its subject
+ * sees the one given (the matrix and the visible schema pass a stand-in, so that the answer is the same for every
+ * caller of a class).
+ */
+export async function accessOf(schema: GraphQLSchema, compiled: CompiledPolicy, principal: Principal): Promise<Map<string, Access>> {
+  const access = new Map<string, Access>();
+  const rootTypes = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]);
+  for (const { type, field } of objectFields(schema)) {
+    let lookup = false;
+    const context: AuthzContext = {
+      principal,
+      requestId: 'access-matrix',
+      fetchEntity: async () => {
+        throw new LookupNeeded();
+      },
+      _shield: { cache: {} },
+      onRuleError: (error) => {
+        if (error instanceof LookupNeeded) lookup = true;
+      },
+    };
+    const info = { fieldName: field.name, parentType: type, returnType: field.type, schema } as GraphQLResolveInfo;
+    // A root field's parent is the root value, there before execution: its rule is judged then, as the gateway does.
+    const parent = rootTypes.has(type) ? undefined : NO_PARENT;
+    const decision = await evaluateRule(compiled.field(type, field.name).rule, parent, placeholderArguments(field.args), context, info, compiled.options);
+    access.set(`${type.name}.${field.name}`, decision.kind === 'allow' ? 'allow' : decision.kind === 'undecided' ? 'owner' : lookup ? 'lookup' : 'deny');
+  }
+  return access;
 }
 
 /** Stand-in argument values, so that a rule that looks data up by an argument gets as far as the look-up. */

@@ -16,6 +16,8 @@ import type { SupergraphFacts } from '../supergraph/supergraphFacts.js';
 import { filterResult } from './resultFilter.js';
 import { AUTHZ_ALIAS_PREFIX, rewriteDocument } from './rewriteDocument.js';
 import { createRewrittenExecution, type RewrittenExecution } from './rewrittenExecution.js';
+import { answerIntrospection, introspectionOf, withVisibleIntrospection } from './visibleIntrospection.js';
+import { visibleSchemas, type VisibleSchemas } from './visibleSchema.js';
 
 export interface AuthorizationOptions {
   policy: Policy;
@@ -44,6 +46,8 @@ interface SchemaState {
   policy: CompiledPolicy;
   execution: RewrittenExecution;
   owner: (typename: string, field: string) => string | undefined;
+  /** Each caller's view of the schema, which introspection answers from. */
+  views: VisibleSchemas;
 }
 
 /**
@@ -80,7 +84,7 @@ export function authorizedGateway(
         logger,
         ...(options.onPlan === undefined ? {} : { onPlan: options.onPlan }),
       });
-      states.set(apiSchema, { policy, execution, owner });
+      states.set(apiSchema, { policy, execution, owner, views: visibleSchemas(apiSchema, policy) });
       for (const warning of policy.warnings) logger.warn({ warning }, 'access policy');
       const log = policy.uncovered.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
       log({ deniedByFallback: policy.uncovered.length, fields: policy.uncovered }, `${policy.uncovered.length} fields have no rule and fall back to deny`);
@@ -98,6 +102,23 @@ export function authorizedGateway(
     const { document, operation } = requestContext;
     // No operation resolved (an operationName of "" makes graphql-js find none, while the planner still runs the only
     // one): nothing was checked, so nothing runs.
+    if (operation === undefined) throw unresolvedOperation();
+    const context = requestContext.context as GatewayContext;
+    // Introspection answers with the schema as this caller may see it, never as the plan would (from the whole API
+    // schema); whether the caller may introspect at all was decided before (plugins/introspectionAccess.ts).
+    const introspection = introspectionOf(document, operation);
+    if (introspection.kind !== 'none') {
+      const view = await state.views.of(context.principal ?? ANONYMOUS);
+      const variables = requestContext.request.variables;
+      if (introspection.kind === 'only') return answerIntrospection({ view, document, operationName: requestContext.operationName ?? undefined, variables });
+      return withVisibleIntrospection(await authorize(requestContext, state, execute), { view, document, operation, fields: introspection.fields, variables });
+    }
+    return authorize(requestContext, state, execute);
+  };
+
+  /** The operation under the policy: checked, rewritten where fields are denied or guarded, run, filtered. */
+  const authorize = async (requestContext: Parameters<GatewayExecutor>[0], state: SchemaState, execute: GatewayExecutor): ReturnType<GatewayExecutor> => {
+    const { document, operation } = requestContext;
     if (operation === undefined) throw unresolvedOperation();
     const context = requestContext.context as GatewayContext;
     const analysis = options.analyzer.analyze({ schema: requestContext.schema, document, operation, variables: requestContext.request.variables, context });

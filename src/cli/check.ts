@@ -36,6 +36,7 @@ export const checkCommand: Command = async (args, io) => {
     ['authentication required', onOff(config.auth.required)],
     ['introspection', onOff(config.introspection)],
     ['sandbox', onOff(config.sandbox)],
+    ['explorer', onOff(config.explorer)],
     ['csrf prevention', onOff(config.csrfPrevention)],
     ['cors', config.corsOrigins.length === 0 ? 'same-origin only' : `${config.corsOrigins.join(', ')}${config.corsCredentials ? ' (with credentials)' : ''}`],
     ['denied query fields', config.deniedQueryFields],

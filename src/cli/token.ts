@@ -3,6 +3,7 @@ import { loadOrCreateDevKey, signDevToken } from '../auth/devIssuer.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { CONFIG_OPTION, configModuleFor } from './configOption.js';
 import type { Command } from './io.js';
+import { EXPLORER_PATH } from '../explorer/explorerPage.js';
 
 /**
  * `gateway token [--sub 1] [--roles admin] [--scopes "read write"] [--ttl 3600]`: prints a token that a development
@@ -46,5 +47,16 @@ export const tokenCommand: Command = async (args, io) => {
   });
   io.stdout(`${token}\n`);
   io.stderr(`Paste into Sandbox's headers:  Authorization: Bearer ${token.slice(0, 12)}...\n`);
+  if (config.explorer) {
+    // In the fragment, which the browser never sends: the token reaches no server log, and the page takes it out of
+    // the address once read (src/explorer/explorer.client.js).
+    io.stderr(`Or open the explorer with it in the headers:  ${explorerUrl(config.host, config.port)}#token=${token}\n`);
+  }
   return 0;
 };
+
+/** Where a browser on this machine opens the explorer: a loopback or wildcard address is `localhost`. */
+function explorerUrl(host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host);
+  return `http://${local ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port === 0 ? 4000 : port}${EXPLORER_PATH}`;
+}

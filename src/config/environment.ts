@@ -131,6 +131,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   PUBLIC_ERROR_CODES: { path: ['publicErrorCodes'], read: list },
   INTROSPECTION: { path: ['introspection'], read: flag },
   SANDBOX: { path: ['sandbox'], read: flag },
+  EXPLORER: { path: ['explorer'], read: flag },
   LOG_LEVEL: { path: ['logLevel'], read: text, schema: config.logLevel },
   BODY_LIMIT_BYTES: { path: ['bodyLimitBytes'], read: integer, schema: config.bodyLimitBytes },
   SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], read: integer, schema: config.shutdownTimeoutMs },

@@ -23,13 +23,15 @@ export type AuthConfig = Omit<ParsedConfig['auth'], 'keySource' | 'issuer' | 'au
  * decisions that depend on several settings made (the key source, where metrics go, the mode's defaults). Everything
  * else receives this object; only entry points read the environment or a config module.
  */
-export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork' | 'clientBlocking'> & {
+export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'explorer' | 'devAllowNetwork' | 'clientBlocking'> & {
   auth: AuthConfig;
   /** Client blocking with its mode decided (the mode's default applied). */
   clientBlocking: Omit<ParsedConfig['clientBlocking'], 'mode' | 'offInProduction'> & { mode: 'off' | 'audit' | 'enforce' };
   policy: Policy;
   introspection: boolean;
   sandbox: boolean;
+  /** Whether `/explorer` serves the local explorer (see `explorer` in schema.ts). */
+  explorer: boolean;
   /**
    * Where Prometheus metrics are served: `main` (GET /metrics beside /graphql, development only, since metrics name
    * operations and subgraphs), a separate port, or nowhere.
@@ -142,10 +144,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   const clientBlocking = clientBlockingConfig(values, name, problems);
   const introspection = values.introspection ?? mode === 'development';
   const sandbox = values.sandbox ?? mode === 'development';
+  const explorer = values.explorer ?? mode === 'development';
   if (mode === 'production') {
     // The production guard: every protection that can be switched off must be on.
     if (introspection) problems.push(`${name('introspection')} must be off in production: it hands attackers the whole schema`);
     if (sandbox) problems.push(`${name('sandbox')} must be off in production`);
+    // The page is static, but in production only a bypass role may introspect: without one it could show nothing.
+    if (explorer && values.trustedDocuments.bypassRoles.length === 0) {
+      problems.push(`${name('explorer')} in production needs ${name('trustedDocuments.bypassRoles')}: only callers with such a role may introspect there (e.g. TRUSTED_DOCUMENTS_BYPASS_ROLES=graph-admin)`);
+    }
     if (!values.csrfPrevention) problems.push(`${name('csrfPrevention')} must be on in production`);
     if (values.corsOrigins.includes('*')) problems.push(`${name('corsOrigins')} must list origins in production, not *`);
   }
@@ -172,6 +179,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
     policy: resolvePolicy(policy as PolicyInput | undefined),
     introspection,
     sandbox,
+    explorer,
     metrics: metricsPort !== undefined ? { kind: 'port', host: metricsHost ?? values.host, port: metricsPort } : mode === 'development' ? { kind: 'main' } : { kind: 'off' },
   };
 }
@@ -237,8 +245,8 @@ function nameOf(path: string, variables: ReadonlyMap<string, string>, module: un
 
 /** How problems name a setting that neither the module nor the environment set: by the variable most people use. */
 const DEFAULT_NAMES: Readonly<Record<string, string>> = {
-  host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX',
-  csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL',
+  host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX', explorer: 'EXPLORER',
+  csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL', 'trustedDocuments.bypassRoles': 'TRUSTED_DOCUMENTS_BYPASS_ROLES',
   forwardHeaders: 'FORWARD_HEADERS', 'clientBlocking.mode': 'CLIENT_BLOCKING', 'clientBlocking.offInProduction': 'CLIENT_BLOCKING_OFF_IN_PRODUCTION',
   'clientBlocking.threshold': 'CLIENT_BLOCKING_THRESHOLD', 'clientBlocking.allowlist.cidrs': 'CLIENT_BLOCKING_ALLOW_CIDRS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };

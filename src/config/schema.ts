@@ -309,6 +309,12 @@ export const configSchema = z.strictObject({
   introspection: z.boolean().optional(),
   /** Apollo Sandbox at `/` (redirecting to `/graphql`). Default: on in development, off in production. */
   sandbox: z.boolean().optional(),
+  /**
+   * The local explorer (GraphiQL) at `/explorer`, served by the gateway with no other origin. Default: on in
+   * development, off in production, where it may be turned on only with `trustedDocuments.bypassRoles` (only they
+   * may introspect there).
+   */
+  explorer: z.boolean().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   /** Largest request body accepted; larger ones get 413. */
   bodyLimitBytes: whole(1_024, 100 * 1024 * 1024).default(1024 * 1024),

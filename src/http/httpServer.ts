@@ -13,6 +13,8 @@ import { createClientErrorHandler, type ClientErrorReason } from './clientErrors
 import { limitConnectionsPerClient } from './connectionLimit.js';
 import type { GraphQLHandler } from '../common/graphqlHandler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './requestId.js';
+import type { ExplorerAssets } from '../explorer/explorerAssets.js';
+import { registerExplorer } from '../explorer/explorerRoutes.js';
 
 export const GRAPHQL_PATH = '/graphql';
 /** Where subgraphs fetch the public keys of the gateway's tokens. */
@@ -39,6 +41,8 @@ export interface HttpServerOptions {
   connections: ConnectionsConfig;
   /** Whether `/` sends a browser to Apollo Sandbox at `/graphql`. */
   sandbox: boolean;
+  /** The local explorer's files, when `/explorer` serves it (src/explorer); undefined: no explorer. */
+  explorer?: ExplorerAssets | undefined;
   /** The GraphQL handler once a supergraph is loaded; undefined before that and once stopped. */
   graphqlHandler: () => GraphQLHandler | undefined;
   /** True once shutdown has begun. */
@@ -72,7 +76,7 @@ export interface HttpServerOptions {
 
 /**
  * The gateway's HTTP surface: `/graphql`, `/health` (the process is up), `/ready` (a supergraph is loaded and the
- * gateway is not shutting down) and, in development, `/` redirecting to Sandbox. Every response carries `x-request-id`;
+ * gateway is not shutting down), in development `/` redirecting to Sandbox, and `/explorer` where it is on. Every response carries `x-request-id`;
  * every error, including 404 and 413, has a GraphQL-shaped JSON body with a stable code, and so do the refusals made
  * before a request exists: 408 (too slow), 431 (headers too large), 400 (malformed framing), 429 (over the per-client
  * connection cap).
@@ -165,6 +169,7 @@ export function createHttpServer(options: HttpServerOptions) {
   if (options.sandbox) {
     app.get('/', async (_request, reply) => reply.redirect(GRAPHQL_PATH, 302));
   }
+  if (options.explorer !== undefined) registerExplorer(app, { assets: options.explorer, graphqlPath: GRAPHQL_PATH });
   app.route({
     method: ['GET', 'POST'],
     url: GRAPHQL_PATH,

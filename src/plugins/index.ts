@@ -4,7 +4,6 @@ import {
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GatewayConfig } from '../config/index.js';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../common/logger.js';
@@ -15,6 +14,8 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
 import { schemaDetailsHidden } from './schemaDetails.js';
+import { introspectionAccess } from './introspectionAccess.js';
+import { sandboxLandingPage } from './landingPage.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { ClientGuard } from '../clientBlocking/clientGuard.js';
 import { suspicionSignals } from './suspicionSignals.js';
@@ -34,9 +35,7 @@ export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard 
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
     ApolloServerPluginSchemaReportingDisabled(),
-    config.sandbox
-      ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-      : ApolloServerPluginLandingPageDisabled(),
+    config.sandbox ? sandboxLandingPage({ explorer: config.explorer }) : ApolloServerPluginLandingPageDisabled(),
     ...(config.automaticPersistedQueries ? [persistedQueryHash()] : []),
     errorLogging(logger, config.limits.maxErrors),
     metricsPlugin(metrics),
@@ -44,6 +43,8 @@ export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard 
     ...(clientGuard !== undefined ? [suspicionSignals(clientGuard, config.clientBlocking.weights)] : []),
     // In production without introspection, no message describes the schema (before the cap: they become one).
     ...(config.mode === 'production' && !config.introspection ? [schemaDetailsHidden({ bypassRoles: config.trustedDocuments.bypassRoles })] : []),
+    // Apollo Server allows introspection (see gateway.ts): where it is off, this refuses it to all but a bypass role.
+    ...(config.introspection ? [] : [introspectionAccess({ bypassRoles: config.trustedDocuments.bypassRoles })]),
     // After the metrics, which count every refusal in the full list: only the answer is cut short.
     errorCap(config.limits.maxErrors),
     operationLimits({ limits: config.limits, showValues: config.mode === 'development', analyzer }),
