@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { ANONYMOUS, type Principal } from '../src/auth/principal.js';
 import { createClientGuard, type ClientGuard, type ClientGuardOptions } from '../src/clientBlocking/clientGuard.js';
 import { readBlocks, unblock } from '../src/clientBlocking/blockList.js';
-import { clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
+import { addressKey, clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
 import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, type SuspicionSignal } from '../src/clientBlocking/signals.js';
 import { createLogger } from '../src/common/logger.js';
 import { connectRedis, type SharedRedis } from '../src/common/redis.js';
@@ -90,6 +90,21 @@ describe('the client a score belongs to', () => {
   it('is the verified subject, else the address', () => {
     expect(clientKeyOf(user('ada'), '10.0.0.1')).toBe('sub:ada');
     expect(clientKeyOf(ANONYMOUS, '10.0.0.1')).toBe('ip:10.0.0.1');
+  });
+
+  it.each([
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::7', '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002:ffff::1', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1:2:3:4', 'fe80:0:0:0::/64'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['192.0.2.1', '192.0.2.1'],
+  ])('keys the address %s as %s (an IPv6 host holds a /64)', (address, key) => {
+    expect(addressKey(address)).toBe(key);
+    expect(clientKeyOf(ANONYMOUS, address)).toBe(`ip:${key}`);
   });
 });
 
@@ -175,6 +190,14 @@ describe('suspicion scores in one process', () => {
     expect(guard.blocked(user('victim'), '192.0.2.66')).toBeUndefined();
     expect(guard.blocked(user('victim'), '192.0.2.10')).toBeUndefined();
     expect(guard.blocked(ANONYMOUS, '192.0.2.67')).toBeUndefined();
+    await guard.close();
+  });
+
+  it('blocks an IPv6 prober by its /64, whichever of its addresses it comes from next', async () => {
+    const guard = await createClientGuard(options());
+    for (let request = 0; request < 10; request += 1) await guard.note(ANONYMOUS, `2001:db8:5:6::${request.toString(16)}`, 'invalid');
+    expect(guard.blocked(ANONYMOUS, '2001:db8:5:6:ffff:1:2:3')).toBeDefined();
+    expect(guard.blocked(ANONYMOUS, '2001:db8:5:7::1')).toBeUndefined();
     await guard.close();
   });
 

@@ -74,14 +74,19 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
       const message = parseMessage(text);
       if (message !== undefined) apply(message);
     });
-    // Every (re)connection: blocks made while this replica was not listening are read back from Redis.
-    subscriber.on('ready', () => {
+    // Every (re)connection: blocks made while this replica was not listening are read back from Redis, once both
+    // connections are up (the reading one fails at once while it is not: it has no offline queue).
+    const listening = subscriber;
+    const resync = () => {
+      if (redis.client.status !== 'ready' || listening.status !== 'ready') return;
       void readBlocks(redis.client, options.keyPrefix)
         .then((blocks) => {
           for (const block of blocks) if ((local.get(block.client)?.untilMs ?? 0) < block.untilMs) local.set(block.client, block);
         })
         .catch((error: unknown) => options.logger.warn({ err: error }, 'the blocked clients could not be read from Redis; blocks from other replicas apply once announced'));
-    });
+    };
+    subscriber.on('ready', resync);
+    redis.client.on('ready', resync);
     await subscriber.subscribe(keys.channel).catch((error: unknown) => options.logger.warn({ err: error }, 'could not subscribe to client blocks in Redis; it is retried when Redis is back'));
   }
 
@@ -109,6 +114,7 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
     size: () => list().length,
     async close() {
       subscriber?.removeAllListeners('message');
+      subscriber?.removeAllListeners('ready');
     },
   };
 }

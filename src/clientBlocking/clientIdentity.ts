@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import type { Principal } from '../auth/principal.js';
 
@@ -10,7 +11,24 @@ import type { Principal } from '../auth/principal.js';
  * one NAT): blocking an address does not block the users who sign in from it.
  */
 export function clientKeyOf(principal: Principal, clientIp: string): string {
-  return principal.kind === 'user' ? `sub:${principal.subject}` : `ip:${clientIp}`;
+  return principal.kind === 'user' ? `sub:${principal.subject}` : `ip:${addressKey(clientIp)}`;
+}
+
+/**
+ * An IPv4 address as it is; an IPv6 address by its /64, the smallest network a host is given: one host holds 2^64
+ * addresses and could otherwise be a new client with each request (and fill every replica's block list). An IPv4
+ * address written as IPv6 (`::ffff:192.0.2.1`) is the IPv4 address.
+ */
+export function addressKey(address: string): string {
+  if (!isIPv6(address)) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // An embedded IPv4 tail counts as two groups, none of which are in the first four.
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
 
 export interface AllowlistOptions {
