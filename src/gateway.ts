@@ -36,6 +36,9 @@ import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
 import { supergraphFacts, type SupergraphFacts } from './supergraph/supergraphFacts.js';
 import { subgraphDataSources } from './upstream/subgraphDataSource.js';
+import { createPublicData } from './cache/publicData.js';
+import { cacheStoreFor } from './cache/cacheStoreFor.js';
+import { cacheControlled } from './cache/cacheControl.js';
 
 /** Parsed and validated documents kept, as Apollo Server's default; measured honestly (see createDocumentStore). */
 const DOCUMENT_CACHE_MIB = 30;
@@ -102,7 +105,14 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       new AggregatorRegistry();
       AggregatorRegistry.setRegistries([metrics.registry]);
     }
+    const publicData = createPublicData({
+      store: cacheStoreFor(config.cache, { logger, onEvicted: (reason, count) => metrics.cacheEvictions.inc({ reason }, count) }),
+      keyPrefix: config.cache.mode === 'redis' ? config.cache.keyPrefix : 'gateway:cache',
+      onLookup: (result) => metrics.cacheRequests.inc({ result }),
+    });
+    releases.push(() => publicData.close());
     const dataSources = subgraphDataSources({
+      publicData,
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
@@ -180,6 +190,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     apolloGateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
       const facts = supergraphFacts(apiSchema, coreSupergraphSdl);
       supergraphs.set(apiSchema, facts);
+      publicData.prepare({ sdl: coreSupergraphSdl, hints: facts.cacheHints });
       gateway.prepare(facts);
       servedSchema = apiSchema;
       prepareTrusted();
@@ -212,7 +223,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     };
     trusted?.onChange(prepareTrusted);
     const apollo = new ApolloServer<GatewayContext>({
-      gateway,
+      gateway: cacheControlled(gateway, publicData),
       logger,
       introspection: config.introspection,
       // No "Did you mean ..." that would name fields a caller cannot discover by introspection.

@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       csrfPrevention: true,
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
       deduplicateSubgraphRequests: true,
+      cache: { mode: 'memory', maxEntries: 10_000, maxMiB: 64 },
       metrics: { kind: 'main' },
       workers: 1,
     });

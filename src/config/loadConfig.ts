@@ -22,8 +22,9 @@ export type AuthConfig = Omit<ParsedConfig['auth'], 'keySource' | 'issuer' | 'au
  * decisions that depend on several settings made (the key source, where metrics go, the mode's defaults). Everything
  * else receives this object; only entry points read the environment or a config module.
  */
-export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork'> & {
+export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'devAllowNetwork' | 'cache'> & {
   auth: AuthConfig;
+  cache: CacheConfig;
   policy: Policy;
   introspection: boolean;
   sandbox: boolean;
@@ -33,6 +34,12 @@ export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort'
    */
   metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
 };
+
+/** The cache of public data, once its Redis is decided (`cache.redisUrl`, else `rateLimit.redisUrl`). */
+export type CacheConfig =
+  | { mode: 'off' }
+  | { mode: 'memory'; maxEntries: number; maxMiB: number }
+  | { mode: 'redis'; maxEntries: number; maxMiB: number; redisUrl: string; keyPrefix: string };
 
 /** A configuration that cannot be used, with one line per problem, each saying how to fix it. */
 export class ConfigError extends Error {
@@ -133,6 +140,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (values.workers > 1 && values.rateLimit.points !== 'off' && values.rateLimit.redisUrl === undefined) {
     problems.push(`${name('workers')} > 1 needs ${name('rateLimit.redisUrl')}, so that the workers share one rate budget (each would count alone otherwise)`);
   }
+  const cacheRedisUrl = values.cache.redisUrl ?? values.rateLimit.redisUrl;
+  if (values.cache.mode === 'redis' && cacheRedisUrl === undefined) {
+    problems.push(`${name('cache.mode')}=redis needs ${name('cache.redisUrl')} (or ${name('rateLimit.redisUrl')}), e.g. redis://127.0.0.1:6379`);
+  }
   if (values.trustedDocuments.mode !== 'off' && values.trustedDocuments.manifests.length === 0) {
     problems.push(`${name('trustedDocuments.mode')}=${values.trustedDocuments.mode} needs ${name('trustedDocuments.manifests')}: the manifests of the apps' operations`);
   }
@@ -159,10 +170,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
 
-  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, ...rest } = values;
+  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, cache, ...rest } = values;
   return {
     ...rest,
     auth,
+    cache:
+      cache.mode === 'off'
+        ? { mode: 'off' }
+        : cache.mode === 'memory' || cacheRedisUrl === undefined
+          ? { mode: 'memory', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB }
+          : { mode: 'redis', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB, redisUrl: cacheRedisUrl, keyPrefix: cache.keyPrefix },
     // Every rule was checked to be a graphql-shield rule (isShieldRule); the schema types them as graphql-shield's exported IRules.
     policy: resolvePolicy(policy as PolicyInput | undefined),
     introspection,
@@ -214,6 +231,7 @@ function nameOf(path: string, variables: ReadonlyMap<string, string>, module: un
 const DEFAULT_NAMES: Readonly<Record<string, string>> = {
   host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX',
   csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL',
+  'cache.mode': 'CACHE_MODE', 'cache.redisUrl': 'CACHE_REDIS_URL',
   forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };
 

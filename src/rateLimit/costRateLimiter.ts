@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from '../common/logger.js';
+import { connectRedis, type SharedRedis } from '../common/redis.js';
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -36,10 +36,6 @@ export interface CostRateLimiter {
 }
 
 const DEFAULT_KEY_PREFIX = 'gateway:cost';
-/** Every operation waits on the limiter: a Redis that hangs must cost a request this much at most, not its timeout. */
-const REDIS_COMMAND_TIMEOUT_MS = 500;
-const REDIS_CONNECT_TIMEOUT_MS = 2_000;
-const REDIS_MAX_RECONNECT_DELAY_MS = 2_000;
 
 /**
  * A per-caller budget of points per fixed window, charged by each operation's estimated cost, so that one expensive
@@ -65,7 +61,10 @@ export function createCostRateLimiter(options: CostRateLimiterOptions): CostRate
   let limiter: RateLimiterAbstract = local;
   let redis: SharedRedis | undefined;
   if (options.redisUrl !== undefined) {
-    redis = connectRedis(options.redisUrl, logger);
+    redis = connectRedis(options.redisUrl, logger, {
+      onDown: 'Redis is unreachable; rate limits are counted in this process only until it is back',
+      onUp: 'Redis is back; rate limits are shared between replicas again',
+    });
     limiter = new RateLimiterRedis({
       storeClient: redis.client,
       points,
@@ -116,75 +115,6 @@ export function createCostRateLimiter(options: CostRateLimiterOptions): CostRate
       await redis?.close();
     },
   };
-}
-
-interface SharedRedis {
-  client: Redis;
-  close(): Promise<void>;
-}
-
-/**
- * An ioredis client that fails fast while Redis is away (no offline queue, one retry, a command timeout) and keeps
- * reconnecting with a capped backoff. It reports an outage once when it starts and once when it ends, rather than on
- * every failed reconnection attempt or request.
- */
-function connectRedis(redisUrl: string, logger: Logger): SharedRedis {
-  const client = new Redis(redisUrl, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(100 * 2 ** (attempt - 1), REDIS_MAX_RECONNECT_DELAY_MS),
-  });
-  const redis = withoutCredentials(redisUrl);
-  let downSinceMs: number | undefined;
-  let closing = false;
-
-  const markDown = (error?: Error) => {
-    if (closing || downSinceMs !== undefined) return;
-    downSinceMs = Date.now();
-    logger.warn({ redis, ...(error ? { err: error } : {}) }, 'Redis is unreachable; rate limits are counted in this process only until it is back');
-  };
-  // Without an `error` listener, ioredis would report every failed reconnection attempt on its own.
-  client.on('error', (error: Error) => markDown(error));
-  // A Redis that dies closes the connection before any error: report the outage then, not a reconnection later.
-  client.on('close', () => markDown());
-  client.on('end', () => markDown());
-  client.on('ready', () => {
-    if (downSinceMs === undefined) return;
-    logger.info({ redis, downForMs: Date.now() - downSinceMs }, 'Redis is back; rate limits are shared between replicas again');
-    downSinceMs = undefined;
-  });
-
-  return {
-    client,
-    async close() {
-      closing = true;
-      // QUIT waits for replies still due; while disconnected there are none, and QUIT would only fail.
-      if (client.status === 'ready') {
-        try {
-          await client.quit();
-          return;
-        } catch {
-          // the connection went away meanwhile: nothing left to wait for
-        }
-      }
-      client.disconnect();
-    },
-  };
-}
-
-/** The URL to name in logs: a password in it must not reach a log line. */
-function withoutCredentials(redisUrl: string): string {
-  try {
-    const url = new URL(redisUrl);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return '[unparsable Redis URL]';
-  }
 }
 
 function toResetSec(msBeforeNext: number, windowSec: number): number {
