@@ -103,6 +103,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOG_LEVEL: 'info',
       SUPERGRAPH_PATH: supergraphPath,
       DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'),
+      // Tests read the subgraphs' counters as proof of what reached them, which a cache in between would change: the
+      // cache's own tests turn it on (CACHE_MODE=memory). Public fetches are still shared between callers.
+      CACHE_MODE: 'off',
     };
     for (const name of SUBGRAPH_NAMES) {
       const subgraph = factories[name]();

@@ -100,6 +100,7 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   CACHE_MAX_ENTRIES: { path: ['cache', 'maxEntries'], read: integer, schema: cache.maxEntries },
   CACHE_MAX_MIB: { path: ['cache', 'maxMiB'], read: integer, schema: cache.maxMiB },
   CACHE_REDIS_URL: { path: ['cache', 'redisUrl'], read: text, schema: cache.redisUrl },
+  CACHE_REDIS_KEY_PREFIX: { path: ['cache', 'keyPrefix'], read: text },
   PLAN_CACHE_MIB: { path: ['planCacheMiB'], read: integer, schema: config.planCacheMiB },
   AUTOMATIC_PERSISTED_QUERIES: { path: ['automaticPersistedQueries'], read: flag },
   TRUSTED_DOCUMENTS: { path: ['trustedDocuments', 'mode'], read: text },
