@@ -169,8 +169,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * Each request carries its credentials (a token the gateway minted for this subgraph, or, for a `forward` subgraph,
    * the client's verified token), plus the request id (to correlate logs) and the headers the allowlist passes on.
    * Nothing else of the client's request does. The gateway's own requests (authorization look-ups, which come through
-   * here too) are authenticated the same way, as the caller they are made for. A public fetch is sent as the anonymous
-   * caller instead (see `process`).
+   * here too) are authenticated the same way, as the caller they are made for. A public fetch to a `mint` subgraph is
+   * sent as the anonymous caller instead (see `process`).
    */
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     const headers = request.http?.headers;
@@ -178,8 +178,10 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const forwarded: Readonly<Record<string, string>> = context.forwardedHeaders ?? {};
     for (const [name, value] of Object.entries(forwarded)) headers.set(name, value);
     if (context.requestId) headers.set('x-request-id', context.requestId);
-    // A public fetch is everyone's: it goes as the anonymous caller, so its answer cannot depend on who asked, and
-    // the subgraph never learns who did.
+    // A public fetch is everyone's: to a `mint` subgraph it goes as the anonymous caller, so its answer cannot depend
+    // on who asked, the subgraph never learns who did, and callers share it in flight. A `forward` subgraph keeps the
+    // caller's token: the gateway has no token of its own that such a subgraph accepts, and sending none would fail
+    // every public fetch of a subgraph that refuses anonymous calls (its answers are still cached, by the hints).
     const shared = decisions.get(request)?.kind === 'public';
     switch (this.credentials.mode) {
       case 'mint':
@@ -188,7 +190,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       case 'forward': {
         // An anonymous caller sent no token: the subgraph sees no credentials and decides as it does for anyone
         // anonymous. A request with no client context (none today) is anonymous too.
-        const token = shared ? undefined : context.clientToken;
+        const token = context.clientToken;
         if (token === undefined) headers.delete('authorization');
         else headers.set('authorization', token.authorization());
         return;
