@@ -210,6 +210,8 @@ describe('the cache in Redis (CACHE_MODE=redis)', () => {
   it('shares answers between replicas, and a mutation on one evicts them on every replica', async () => {
     const query = '{ product(upc: "2") { name price } }';
     expect((await one.query(query)).body).toEqual({ data: { product: { name: 'Couch', price: 1299 } } });
+    // The answer is stored once the caller has it: wait for Redis to hold it.
+    await waitFor(async () => (await redis.keys(`${prefix}:*`)).length > 0);
     expect((await two.query(query)).body).toEqual({ data: { product: { name: 'Couch', price: 1299 } } });
     expect(two.subgraphs.products.counter.received).toBe(0);
 

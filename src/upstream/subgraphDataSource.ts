@@ -154,7 +154,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         if (found?.hit === true) return JSON.parse(found.body) as GatewayGraphQLResponse;
         const response = await super.process(options);
         if (found !== undefined && response.data != null && (response.errors === undefined || response.errors.length === 0)) {
-          await publicData.store(key, JSON.stringify({ data: response.data }), decision.policy, found);
+          // Not waited for: the caller has its answer; a store that fails only means the next request fetches again.
+          publicData.store(key, JSON.stringify({ data: response.data }), decision.policy, found).catch(() => undefined);
         }
         return response;
       }
