@@ -141,7 +141,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
     problems.push(`${name('workers')} > 1 needs ${name('rateLimit.redisUrl')}, so that the workers share one rate budget (each would count alone otherwise)`);
   }
   const cacheRedisUrl = values.cache.redisUrl ?? values.rateLimit.redisUrl;
-  if (values.cache.mode === 'redis' && cacheRedisUrl === undefined) {
+  // Replicas that share a Redis share their cache too: a mutation through one then evicts for all of them.
+  const cacheMode = values.cache.mode ?? (cacheRedisUrl === undefined ? 'memory' : 'redis');
+  if (cacheMode === 'redis' && cacheRedisUrl === undefined) {
     problems.push(`${name('cache.mode')}=redis needs ${name('cache.redisUrl')} (or ${name('rateLimit.redisUrl')}), e.g. redis://127.0.0.1:6379`);
   }
   if (values.trustedDocuments.mode !== 'off' && values.trustedDocuments.manifests.length === 0) {
@@ -175,9 +177,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
     ...rest,
     auth,
     cache:
-      cache.mode === 'off'
+      cacheMode === 'off'
         ? { mode: 'off' }
-        : cache.mode === 'memory' || cacheRedisUrl === undefined
+        : cacheMode === 'memory' || cacheRedisUrl === undefined
           ? { mode: 'memory', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB }
           : { mode: 'redis', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB, redisUrl: cacheRedisUrl, keyPrefix: cache.keyPrefix },
     // Every rule was checked to be a graphql-shield rule (isShieldRule); the schema types them as graphql-shield's exported IRules.

@@ -221,10 +221,12 @@ export const configSchema = z.strictObject({
    * The cache of public data (README, Caching public data): answers of subgraph fetches whose every field the
    * subgraphs hint PUBLIC, kept for their maxAge. `memory`: in each process; `redis`: shared by the replicas, with
    * each process's own as the fallback while Redis is away; `off`: public fetches are still shared, never kept.
+   * Absent: `redis` when a Redis is configured (replicas that share one also share their cache and its evictions),
+   * else `memory` (see loadConfig).
    */
   cache: z
     .strictObject({
-      mode: z.enum(['off', 'memory', 'redis'], { error: 'must be off, memory or redis' }).default('memory'),
+      mode: z.enum(['off', 'memory', 'redis'], { error: 'must be off, memory or redis' }).optional(),
       /** Entries kept in a process, at most. */
       maxEntries: whole(1, 10_000_000).default(10_000),
       /** Approximate memory for them in a process. */
