@@ -15,7 +15,7 @@ const MAX_OPERATION_POLICIES = 10_000;
  * `public` only ever goes to an anonymous caller: a signed-in caller's answer is shaped by who they are (the policy
  * removes or nulls fields for them, `me` is them), so it is `private` whatever the hints say. Anonymous callers all
  * get the same answer to the same operation (the policy decides alike for each of them), so a shared cache may keep
- * it; `Vary: authorization` tells it not to hand that answer to a request that carries a token.
+ * it. Every answer that may be kept says `Vary: authorization`.
  */
 export function cacheControlled(inner: GatewayInterface, publicData: PublicData): GatewayInterface {
   let policies = new LRUCache<string, { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' }>({ max: MAX_OPERATION_POLICIES });
@@ -40,7 +40,9 @@ export function cacheControlled(inner: GatewayInterface, publicData: PublicData)
     }
     const anonymous = ((requestContext.context as GatewayContext).principal?.kind ?? 'anonymous') === 'anonymous';
     overall.restrict({ maxAge: policy?.maxAge ?? 0, scope: anonymous ? (policy?.scope ?? 'PRIVATE') : 'PRIVATE' });
-    if (anonymous && overall.policyIfCacheable()?.scope === 'PUBLIC') {
+    // Any answer a cache may keep depends on the Authorization header: a browser must not hand one user's private
+    // answer to the next user of the same browser, nor a shared cache an anonymous answer to a signed-in request.
+    if (overall.policyIfCacheable() !== null) {
       const headers = requestContext.response?.http?.headers;
       const vary = headers?.get('vary');
       headers?.set('vary', vary === undefined || vary === '' ? 'authorization' : `${vary}, authorization`);
