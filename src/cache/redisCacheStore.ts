@@ -25,16 +25,7 @@ export function redisCacheStore(options: RedisStoreOptions): CacheStore {
   const { fallback, keyPrefix } = options;
   const missed = new Set<string>();
   const versionKey = (type: string) => `${keyPrefix}:v:${type}`;
-  // `redis` is assigned before any event can fire (ioredis connects on the next tick at the earliest).
-  // eslint-disable-next-line prefer-const
-  let redis: SharedRedis;
-  const bump = async (types: readonly string[]) => {
-    const pipeline = redis.client.pipeline();
-    for (const type of types) pipeline.incr(versionKey(type));
-    const results = await pipeline.exec();
-    if (results?.some(([error]) => error !== null)) throw new Error('a cache version could not be bumped in Redis');
-  };
-  redis = connectRedis(options.redisUrl, options.logger, {
+  const redis: SharedRedis = connectRedis(options.redisUrl, options.logger, {
     onDown: 'Redis is unreachable; public answers are cached in this process only until it is back',
     onUp: 'Redis is back; public answers are cached for every replica again',
     onBack: () => {
@@ -49,6 +40,14 @@ export function redisCacheStore(options: RedisStoreOptions): CacheStore {
       }
     },
   });
+
+  // Called only once `redis` is set: ioredis reports its first connection on a later tick at the earliest.
+  async function bump(types: readonly string[]): Promise<void> {
+    const pipeline = redis.client.pipeline();
+    for (const type of types) pipeline.incr(versionKey(type));
+    const results = await pipeline.exec();
+    if (results?.some(([error]) => error !== null)) throw new Error('a cache version could not be bumped in Redis');
+  }
 
   return {
     async lookup(key, types) {
