@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers --soak --gateway-env KEY=VALUE]
+// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers --soak --cache on|off --gateway-env KEY=VALUE]
 // Runs the demo subgraphs, this gateway with every protection on, and a plain @apollo/gateway baseline, each its own
 // process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
 // gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
@@ -33,6 +33,9 @@ const { values } = parseArgs({
     soak: { type: 'boolean', default: false },
     // Bombs (and quadratic documents) per second beside the abuse workload's TestQuery load.
     'bomb-rate': { type: 'string', default: '20' },
+    // The public data cache (README, Caching public data): `on` is the gateway's default (CACHE_MODE=memory), `off`
+    // measures without it (public fetches are still shared between callers in flight).
+    cache: { type: 'string', default: 'on' },
     // KEY=VALUE for the gateway's environment, to measure one lever at a time (e.g. DEDUPLICATE_SUBGRAPH_REQUESTS=false).
     'gateway-env': { type: 'string', multiple: true, default: [] },
   },
@@ -42,6 +45,7 @@ const warmupSec = Number(values.warmup);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
 const bombRatePerSec = Number(values['bomb-rate']);
+if (values.cache !== 'on' && values.cache !== 'off') throw new Error(`--cache takes on or off (got "${values.cache}")`);
 
 const ISSUER = 'https://bench.issuer/';
 const AUDIENCE = 'https://bench.api';
@@ -112,6 +116,7 @@ try {
     JWT_AUDIENCE: AUDIENCE,
     JWT_ALGORITHMS: 'ES256',
     GATEWAY_SIGNING_KEY_FILE: join(dir, 'gateway-key.pem'),
+    CACHE_MODE: values.cache === 'on' ? 'memory' : 'off',
     // The demo graph's config module (its access policy and limits), as docker-compose.yml gives it: without it the
     // gateway would serve with no policy, denying every field, and measure nothing.
     ...(existsSync(join(root, 'dist/gateway.config.js')) ? { GATEWAY_CONFIG: join(root, 'dist/gateway.config.js') } : {}),
@@ -260,6 +265,7 @@ try {
   const report = {
     date: new Date().toISOString(),
     gatewayEnv: values['gateway-env'],
+    cache: values.cache,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     settings: { connections, durationSec, warmupSec, rounds },
     workloads: summary,

@@ -40,6 +40,9 @@ import { gatewayPlugins } from './plugins/index.js';
 import { fileSupergraphManager, type SupergraphReload } from './supergraph/fileSupergraphManager.js';
 import { supergraphFacts, type SupergraphFacts } from './supergraph/supergraphFacts.js';
 import { subgraphDataSources } from './upstream/subgraphDataSource.js';
+import { createPublicData } from './cache/publicData.js';
+import { cacheStoreFor } from './cache/cacheStoreFor.js';
+import { cacheControlled } from './cache/cacheControl.js';
 
 /** Parsed and validated documents kept, as Apollo Server's default; measured honestly (see createDocumentStore). */
 const DOCUMENT_CACHE_MIB = 30;
@@ -118,7 +121,14 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       new AggregatorRegistry();
       AggregatorRegistry.setRegistries([metrics.registry]);
     }
+    const publicData = createPublicData({
+      store: cacheStoreFor(config.cache, { logger, onEvicted: (reason, count) => metrics.cacheEvictions.inc({ reason }, count) }),
+      keyPrefix: config.cache.mode === 'redis' ? config.cache.keyPrefix : `${config.redisKeyPrefix}:cache`,
+      onLookup: (result) => metrics.cacheRequests.inc({ result }),
+    });
+    releases.push(() => publicData.close());
     const dataSources = subgraphDataSources({
+      publicData,
       urls: config.subgraphUrls,
       timeoutMs: config.subgraphTimeoutMs,
       timeouts: config.subgraphTimeouts,
@@ -201,6 +211,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     apolloGateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
       const facts = supergraphFacts(apiSchema, coreSupergraphSdl);
       supergraphs.set(apiSchema, facts);
+      publicData.prepare({ sdl: coreSupergraphSdl, hints: facts.cacheHints });
       gateway.prepare(facts);
       servedSchema = apiSchema;
       prepareTrusted();
@@ -233,7 +244,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     };
     trusted?.onChange(prepareTrusted);
     const apollo = new ApolloServer<GatewayContext>({
-      gateway,
+      gateway: cacheControlled(gateway, publicData),
       logger,
       // Decided per caller (plugins/introspectionAccess.ts) and answered from the caller's view (authz/visibleIntrospection.ts).
       introspection: true,
@@ -381,8 +392,8 @@ async function startClientGuard(config: GatewayConfig, logger: Logger, metrics: 
     config.rateLimit.redisUrl === undefined
       ? undefined
       : connectRedis(config.rateLimit.redisUrl, logger, {
-          down: 'Redis is unreachable; suspicious clients are scored and blocked by each replica alone until it is back',
-          back: 'Redis is back; client blocks are shared between replicas again',
+          onDown: 'Redis is unreachable; suspicious clients are scored and blocked by each replica alone until it is back',
+          onUp: 'Redis is back; client blocks are shared between replicas again',
         });
   try {
     const guard = await createClientGuard({ ...settings, mode, redis, keyPrefix: config.redisKeyPrefix, logger, onBlock: (reason) => metrics.clientBlocks.inc({ reason }) });

@@ -346,7 +346,7 @@ describe('blocks shared through Redis', () => {
     await once(child, 'exit');
   };
   const replica = async (keyPrefix: string, logger = collectingLogger().logger, onBlock?: (reason: SuspicionSignal) => void) => {
-    const redis = connectRedis(`redis://127.0.0.1:${port}`, logger, { down: 'Redis is unreachable; blocks are local', back: 'Redis is back; blocks are shared' });
+    const redis = connectRedis(`redis://127.0.0.1:${port}`, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
     const guard = await createClientGuard(options({ keyPrefix, redis, logger, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
     opened.push({ guard, redis });
     await until('the replica reaches Redis', () => redis.client.status === 'ready');

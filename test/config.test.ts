@@ -70,6 +70,7 @@ describe('loadConfig', () => {
       csrfPrevention: true,
       publicErrorCodes: ['BAD_USER_INPUT', 'NOT_FOUND'],
       deduplicateSubgraphRequests: true,
+      cache: { mode: 'memory', maxEntries: 10_000, maxMiB: 64 },
       metrics: { kind: 'main' },
       workers: 1,
     });
@@ -193,6 +194,21 @@ describe('loadConfig', () => {
     const keys = { JWT_PUBLIC_KEYS: 'keys.pem', JWT_ISSUER: 'https://auth.example.com/', JWT_AUDIENCE: 'api' };
     expect(() => loadConfig({ HOST: '0.0.0.0', ...keys })).toThrow(/HOST is 0.0.0.0 in development mode/);
     expect(loadConfig({ HOST: '0.0.0.0', ...keys, NODE_ENV: 'production' }).host).toBe('0.0.0.0');
+  });
+
+  it.each([
+    ['nothing set: in memory', {}, { mode: 'memory', maxEntries: 10_000, maxMiB: 64 }],
+    ['a Redis configured: shared through it', { REDIS_URL: 'redis://redis:6379' }, { mode: 'redis', maxEntries: 10_000, maxMiB: 64, redisUrl: 'redis://redis:6379', keyPrefix: 'gateway:cache' }],
+    ['a Redis of its own', { CACHE_MODE: 'redis', CACHE_REDIS_URL: 'redis://cache:6379', REDIS_URL: 'redis://redis:6379' }, { mode: 'redis', maxEntries: 10_000, maxMiB: 64, redisUrl: 'redis://cache:6379', keyPrefix: 'gateway:cache' }],
+    ['in memory although a Redis is configured', { CACHE_MODE: 'memory', REDIS_URL: 'redis://redis:6379', CACHE_MAX_ENTRIES: '500' }, { mode: 'memory', maxEntries: 500, maxMiB: 64 }],
+    ['off', { CACHE_MODE: 'off' }, { mode: 'off' }],
+  ])('reads the cache settings: %s', (_case, env, expected) => {
+    expect(loadConfig(env).cache).toEqual(expected);
+  });
+
+  it('refuses a cache in Redis without a Redis, and a mode it does not know', () => {
+    expect(problemsOf({ CACHE_MODE: 'redis' })).toEqual(['CACHE_MODE=redis needs CACHE_REDIS_URL (or REDIS_URL), e.g. redis://127.0.0.1:6379']);
+    expect(problemsOf({ CACHE_MODE: 'disk' })).toEqual(['CACHE_MODE must be off, memory or redis (got "disk")']);
   });
 
   it('refuses a header timeout longer than the request timeout', () => {

@@ -106,6 +106,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // The test itself is never taken for an attacker (production blocks suspicious clients by default, and tests send
       // many bad requests); tests of blocking send their clients' addresses through TRUSTED_PROXIES.
       CLIENT_BLOCKING_ALLOW_CIDRS: '127.0.0.1,::1',
+      // Tests read the subgraphs' counters as proof of what reached them, which a cache in between would change: the
+      // cache's own tests turn it on (CACHE_MODE=memory). Public fetches are still shared between callers.
+      CACHE_MODE: 'off',
     };
     for (const name of SUBGRAPH_NAMES) {
       const subgraph = factories[name]();

@@ -77,7 +77,8 @@ async function launch(restart: Restarts): Promise<Launched> {
       },
       ports: 'ephemeral',
       // The supergraph of these two subgraphs, and a development key of the test's own.
-      gatewayEnv: { NODE_ENV: 'development', SUPERGRAPH_PATH: join(dir, 'supergraph.graphql'), DEV_KEY_FILE: join(dir, 'dev-issuer-key.json') },
+      // The cache off: a cached answer would hide the subgraph these tests stop.
+      gatewayEnv: { NODE_ENV: 'development', SUPERGRAPH_PATH: join(dir, 'supergraph.graphql'), DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'), CACHE_MODE: 'off' },
       // In development as npm start runs it, signing in with the gateway's development key.
       appEnv: { NODE_ENV: 'development', DEV_KEY_FILE: join(dir, 'dev-issuer-key.json'), STOREFRONT_STATIC_DIR: staticDir },
       output: (service, line) => {

@@ -93,10 +93,11 @@ describe('a subgraph that verifies the identity provider\'s tokens itself (SUBGR
 
     expect(reviews.sent.map((headers) => headers.authorization)).toEqual([`Bearer ${token}`]);
     expect(stack.subgraphs.reviews.counter.lastHeaders['authorization']).toBe(`Bearer ${token}`);
-    for (const subgraph of ['accounts', 'products'] as const) {
-      expect(stack.subgraphs[subgraph].counter.lastHeaders['authorization']).not.toContain(token);
-      expect(mintedClaims(stack, subgraph)).toMatchObject({ iss: 'graphql-gateway', aud: subgraph, sub: '1' });
-    }
+    for (const subgraph of ['accounts', 'products'] as const) expect(stack.subgraphs[subgraph].counter.lastHeaders['authorization']).not.toContain(token);
+    expect(mintedClaims(stack, 'accounts')).toMatchObject({ iss: 'graphql-gateway', aud: 'accounts', sub: '1' });
+    // The catalogue is hinted PUBLIC: products gets the anonymous caller's token, whoever asked.
+    expect(mintedClaims(stack, 'products')).toMatchObject({ iss: 'graphql-gateway', aud: 'products' });
+    expect(mintedClaims(stack, 'products')).not.toHaveProperty('sub');
   });
 
   it('lets reviews know the caller from the client\'s token: a review it creates is theirs', async () => {
@@ -175,12 +176,18 @@ describe('the default: every subgraph gets a token minted for it', () => {
   });
   afterAll(() => stack?.stop());
 
-  it('mints reviews a token of its own, addressed to it', async () => {
+  it('mints reviews a token of its own, addressed to it: for the caller, or for no one when the fetch is public', async () => {
     const headers = await stack.as({ subject: '2' });
-    const response = await stack.query('{ user(id: "2") { reviews(first: 1) { rating } } }', { headers });
+    const response = await stack.query('mutation { createReview(upc: "1", body: "Solid.", rating: 5) { id } }', { headers });
     expect(response.body.errors).toBeUndefined();
     expect(stack.subgraphs.reviews.counter.lastHeaders['authorization']).not.toBe(headers.authorization);
     expect(mintedClaims(stack, 'reviews')).toMatchObject({ iss: 'graphql-gateway', aud: 'reviews', sub: '2' });
+
+    // Reviews are hinted PUBLIC: the fetch goes as the anonymous caller, whoever asked.
+    expect((await stack.query('{ user(id: "2") { reviews(first: 1) { rating } } }', { headers })).body.errors).toBeUndefined();
+    const claims = mintedClaims(stack, 'reviews');
+    expect(claims).toMatchObject({ iss: 'graphql-gateway', aud: 'reviews', roles: [] });
+    expect(claims).not.toHaveProperty('sub');
   });
 
   it('warns at supergraph load of an auth override that names no subgraph', () => {

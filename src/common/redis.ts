@@ -8,15 +8,19 @@ const REDIS_MAX_RECONNECT_DELAY_MS = 2_000;
 
 export interface SharedRedis {
   client: Redis;
+  /** Whether commands can be sent now; while not, callers answer from what they keep in this process. */
+  ready(): boolean;
   /** A second connection for SUBSCRIBE (a subscribed connection can send nothing else), reporting like the first. */
   subscriber(): Redis;
   close(): Promise<void>;
 }
 
-/** What the log says when Redis goes away and when it is back, in the words of what depends on it. */
+/** What the log says when Redis goes away and when it is back: each user says what it falls back to. */
 export interface RedisOutageMessages {
-  down: string;
-  back: string;
+  onDown: string;
+  onUp: string;
+  /** Called once each time Redis is back after an outage (not on the first connection). */
+  onBack?: () => void;
 }
 
 /**
@@ -42,7 +46,7 @@ export function connectRedis(redisUrl: string, logger: Logger, messages: RedisOu
   const markDown = (error?: Error) => {
     if (closing || downSinceMs !== undefined) return;
     downSinceMs = Date.now();
-    logger.warn({ redis, ...(error ? { err: error } : {}) }, messages.down);
+    logger.warn({ redis, ...(error ? { err: error } : {}) }, messages.onDown);
   };
   // Without an `error` listener, ioredis would report every failed reconnection attempt on its own.
   client.on('error', (error: Error) => markDown(error));
@@ -51,12 +55,14 @@ export function connectRedis(redisUrl: string, logger: Logger, messages: RedisOu
   client.on('end', () => markDown());
   client.on('ready', () => {
     if (downSinceMs === undefined) return;
-    logger.info({ redis, downForMs: Date.now() - downSinceMs }, messages.back);
+    logger.info({ redis, downForMs: Date.now() - downSinceMs }, messages.onUp);
     downSinceMs = undefined;
+    messages.onBack?.();
   });
 
   return {
     client,
+    ready: () => client.status === 'ready',
     subscriber() {
       // Subscribing needs the offline queue: SUBSCRIBE is sent once, and replayed by ioredis on every reconnection.
       const subscriber = new Redis(redisUrl, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });

@@ -53,6 +53,7 @@ const limits = limitsSchema.shape;
 const jwks = jwksSourceSchema.shape;
 const rateLimit = config.rateLimit.unwrap().shape;
 const connections = config.connections.unwrap().shape;
+const cache = config.cache.unwrap().shape;
 const subgraphTokens = config.subgraphTokens.unwrap().shape;
 const tracing = config.tracing.unwrap().shape;
 const clientBlocking = config.clientBlocking.unwrap().shape;
@@ -101,6 +102,11 @@ const VARIABLES: Readonly<Record<string, Variable>> = {
   RATE_LIMIT_WINDOW_SEC: { path: ['rateLimit', 'windowSec'], read: integer, schema: rateLimit.windowSec },
   REDIS_URL: { path: ['rateLimit', 'redisUrl'], read: text, schema: rateLimit.redisUrl },
   PLAN_MISS_POINTS: { path: ['rateLimit', 'planMissPoints'], read: integer, schema: rateLimit.planMissPoints },
+  CACHE_MODE: { path: ['cache', 'mode'], read: text, schema: cache.mode },
+  CACHE_MAX_ENTRIES: { path: ['cache', 'maxEntries'], read: integer, schema: cache.maxEntries },
+  CACHE_MAX_MIB: { path: ['cache', 'maxMiB'], read: integer, schema: cache.maxMiB },
+  CACHE_REDIS_URL: { path: ['cache', 'redisUrl'], read: text, schema: cache.redisUrl },
+  CACHE_REDIS_KEY_PREFIX: { path: ['cache', 'keyPrefix'], read: text },
   PLAN_CACHE_MIB: { path: ['planCacheMiB'], read: integer, schema: config.planCacheMiB },
   AUTOMATIC_PERSISTED_QUERIES: { path: ['automaticPersistedQueries'], read: flag },
   TRUSTED_DOCUMENTS: { path: ['trustedDocuments', 'mode'], read: text },

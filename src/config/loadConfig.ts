@@ -23,10 +23,11 @@ export type AuthConfig = Omit<ParsedConfig['auth'], 'keySource' | 'issuer' | 'au
  * decisions that depend on several settings made (the key source, where metrics go, the mode's defaults). Everything
  * else receives this object; only entry points read the environment or a config module.
  */
-export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'explorer' | 'devAllowNetwork' | 'clientBlocking'> & {
+export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort' | 'metricsHost' | 'introspection' | 'sandbox' | 'explorer' | 'devAllowNetwork' | 'clientBlocking' | 'cache'> & {
   auth: AuthConfig;
   /** Client blocking with its mode decided (the mode's default applied). */
   clientBlocking: Omit<ParsedConfig['clientBlocking'], 'mode' | 'offInProduction'> & { mode: 'off' | 'audit' | 'enforce' };
+  cache: CacheConfig;
   policy: Policy;
   introspection: boolean;
   sandbox: boolean;
@@ -38,6 +39,12 @@ export type GatewayConfig = Omit<ParsedConfig, 'auth' | 'policy' | 'metricsPort'
    */
   metrics: { kind: 'main' } | { kind: 'port'; host: string; port: number } | { kind: 'off' };
 };
+
+/** The cache of public data, once its Redis is decided (`cache.redisUrl`, else `rateLimit.redisUrl`). */
+export type CacheConfig =
+  | { mode: 'off' }
+  | { mode: 'memory'; maxEntries: number; maxMiB: number }
+  | { mode: 'redis'; maxEntries: number; maxMiB: number; redisUrl: string; keyPrefix: string };
 
 /** A configuration that cannot be used, with one line per problem, each saying how to fix it. */
 export class ConfigError extends Error {
@@ -138,6 +145,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   if (values.workers > 1 && values.rateLimit.points !== 'off' && values.rateLimit.redisUrl === undefined) {
     problems.push(`${name('workers')} > 1 needs ${name('rateLimit.redisUrl')}, so that the workers share one rate budget (each would count alone otherwise)`);
   }
+  const cacheRedisUrl = values.cache.redisUrl ?? values.rateLimit.redisUrl;
+  // Replicas that share a Redis share their cache too: a mutation through one then evicts for all of them.
+  const cacheMode = values.cache.mode ?? (cacheRedisUrl === undefined ? 'memory' : 'redis');
+  if (cacheMode === 'redis' && cacheRedisUrl === undefined) {
+    problems.push(`${name('cache.mode')}=redis needs ${name('cache.redisUrl')} (or ${name('rateLimit.redisUrl')}), e.g. redis://127.0.0.1:6379`);
+  }
   if (values.trustedDocuments.mode !== 'off' && values.trustedDocuments.manifests.length === 0) {
     problems.push(`${name('trustedDocuments.mode')}=${values.trustedDocuments.mode} needs ${name('trustedDocuments.manifests')}: the manifests of the apps' operations`);
   }
@@ -170,11 +183,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   }
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
 
-  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, clientBlocking: _clientBlocking, ...rest } = values;
+  const { metricsPort, metricsHost, devAllowNetwork: _devAllowNetwork, policy, clientBlocking: _clientBlocking, cache, ...rest } = values;
   return {
     ...rest,
     auth,
     clientBlocking,
+    cache:
+      cacheMode === 'off'
+        ? { mode: 'off' }
+        : cacheMode === 'memory' || cacheRedisUrl === undefined
+          ? { mode: 'memory', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB }
+          : { mode: 'redis', maxEntries: cache.maxEntries, maxMiB: cache.maxMiB, redisUrl: cacheRedisUrl, keyPrefix: cache.keyPrefix ?? `${values.redisKeyPrefix}:cache` },
     // Every rule was checked to be a graphql-shield rule (isShieldRule); the schema types them as graphql-shield's exported IRules.
     policy: resolvePolicy(policy as PolicyInput | undefined),
     introspection,
@@ -247,8 +266,9 @@ function nameOf(path: string, variables: ReadonlyMap<string, string>, module: un
 const DEFAULT_NAMES: Readonly<Record<string, string>> = {
   host: 'HOST', 'auth.issuer': 'JWT_ISSUER', 'auth.audience': 'JWT_AUDIENCE', 'auth.keySource': 'JWT_JWKS_URL', introspection: 'INTROSPECTION', sandbox: 'SANDBOX', explorer: 'EXPLORER',
   csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL', 'trustedDocuments.bypassRoles': 'TRUSTED_DOCUMENTS_BYPASS_ROLES',
-  forwardHeaders: 'FORWARD_HEADERS', 'clientBlocking.mode': 'CLIENT_BLOCKING', 'clientBlocking.offInProduction': 'CLIENT_BLOCKING_OFF_IN_PRODUCTION',
-  'clientBlocking.threshold': 'CLIENT_BLOCKING_THRESHOLD', 'clientBlocking.allowlist.cidrs': 'CLIENT_BLOCKING_ALLOW_CIDRS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
+  'cache.mode': 'CACHE_MODE', 'cache.redisUrl': 'CACHE_REDIS_URL', 'clientBlocking.mode': 'CLIENT_BLOCKING', 'clientBlocking.offInProduction': 'CLIENT_BLOCKING_OFF_IN_PRODUCTION',
+  'clientBlocking.threshold': 'CLIENT_BLOCKING_THRESHOLD', 'clientBlocking.allowlist.cidrs': 'CLIENT_BLOCKING_ALLOW_CIDRS',
+  forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };
 
 function deletePath(target: Record<string, unknown>, path: readonly string[]): void {

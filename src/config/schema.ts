@@ -250,6 +250,26 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /**
+   * The cache of public data (README, Caching public data): answers of subgraph fetches whose every field the
+   * subgraphs hint PUBLIC, kept for their maxAge. `memory`: in each process; `redis`: shared by the replicas, with
+   * each process's own as the fallback while Redis is away; `off`: public fetches are still shared, never kept.
+   * Absent: `redis` when a Redis is configured (replicas that share one also share their cache and its evictions),
+   * else `memory` (see loadConfig).
+   */
+  cache: z
+    .strictObject({
+      mode: z.enum(['off', 'memory', 'redis'], { error: 'must be off, memory or redis' }).optional(),
+      /** Entries kept in a process, at most. */
+      maxEntries: whole(1, 10_000_000).default(10_000),
+      /** Approximate memory for them in a process. */
+      maxMiB: whole(1, 65_536).default(64),
+      /** The Redis for `redis` mode; absent: `rateLimit.redisUrl`. */
+      redisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }).optional(),
+      /** Prefix of the cache's Redis keys; absent: `<redisKeyPrefix>:cache`. */
+      keyPrefix: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** Bounds on connections, so that a client cannot hold the gateway's sockets. */
   connections: z
     .strictObject({

@@ -19,6 +19,10 @@ export interface GatewayMetrics {
   supergraphReloads: Counter<'result'>;
   deduplicated: Counter;
   queryPlans: Counter<'cache'>;
+  /** Lookups of the public data cache, by result (hit, miss). */
+  cacheRequests: Counter<'result'>;
+  /** Entries the public data cache dropped before they expired, by reason (mutation, supergraph, capacity). */
+  cacheEvictions: Counter<'reason'>;
   /** What the trusted document list made of each request that named or sent a document. */
   trustedDocuments: Counter<'result'>;
   /** Documents not in the trusted list, by the client's name (bounded like operation names). */
@@ -74,6 +78,8 @@ export function createMetrics(): GatewayMetrics {
     supergraphReloads: new Counter({ name: 'gateway_supergraph_reloads_total', help: 'Supergraph file changes, applied or rejected', labelNames: ['result'], registers: [registry] }),
     deduplicated: new Counter({ name: 'gateway_subgraph_deduplicated_total', help: 'Subgraph requests answered by an identical one already in flight', registers: [registry] }),
     queryPlans: new Counter({ name: 'gateway_query_plans_total', help: 'Operations planned (cache miss) or run on a cached plan (hit)', labelNames: ['cache'], registers: [registry] }),
+    cacheRequests: new Counter({ name: 'gateway_cache_requests_total', help: 'Lookups of the public data cache, by result (hit, miss)', labelNames: ['result'], registers: [registry] }),
+    cacheEvictions: new Counter({ name: 'gateway_cache_evictions_total', help: 'Entries of the public data cache dropped before they expired, by reason (mutation, supergraph, capacity)', labelNames: ['reason'], registers: [registry] }),
     trustedDocuments: new Counter({ name: 'gateway_trusted_documents_total', help: 'Requests by what the trusted document list made of them (hit, miss_refused, miss_audited, bypass)', labelNames: ['result'], registers: [registry] }),
     clientBlocks: new Counter({ name: 'gateway_client_blocks_total', help: 'Clients blocked by this replica, by the signal that weighed most (credentials, forbidden, invalid, limit, untrusted, rateLimited)', labelNames: ['reason'], registers: [registry] }),
     countBlockedClients: (count) => {

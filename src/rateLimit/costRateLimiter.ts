@@ -62,8 +62,8 @@ export function createCostRateLimiter(options: CostRateLimiterOptions): CostRate
   let redis: SharedRedis | undefined;
   if (options.redisUrl !== undefined) {
     redis = connectRedis(options.redisUrl, logger, {
-      down: 'Redis is unreachable; rate limits are counted in this process only until it is back',
-      back: 'Redis is back; rate limits are shared between replicas again',
+      onDown: 'Redis is unreachable; rate limits are counted in this process only until it is back',
+      onUp: 'Redis is back; rate limits are shared between replicas again',
     });
     limiter = new RateLimiterRedis({
       storeClient: redis.client,

@@ -8,7 +8,9 @@ const NOT_IN_KEY = new Set(['x-request-id']);
 /**
  * Shares one subgraph round trip between identical requests in flight at the same moment: same URL, same body (query
  * and variables) and same headers, including the credentials (the token the gateway minted for the caller, or the
- * caller's own token for a `forward` subgraph), so that two callers whose identity differs never share an answer. The
+ * caller's own token for a `forward` subgraph), so that two callers whose identity differs never share an answer. A
+ * public fetch (src/cache/publicData.ts) carries the anonymous caller's token whoever asked, so it is shared between
+ * every caller: the identity is out of its key because it is out of the request. The
  * key holds those credentials, so it lives only in this map and is never logged. Mutations are never shared. Every
  * caller gets a Response of its own: a clone of the answer, read whole, which each caller parses for itself. Requests
  * that arrive after the answer are not served from it: this is deduplication, not a cache.

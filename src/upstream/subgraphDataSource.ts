@@ -1,5 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceEndpointDefinition } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
+import type { FetchDecision, PublicData } from '../cache/publicData.js';
 import type { SubgraphTokens } from './subgraphTokens.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
@@ -34,6 +36,11 @@ export interface SubgraphDataSourceOptions {
   /** The most read of one subgraph answer; `DEFAULT_MAX_RESPONSE_BYTES` when absent. */
   maxResponseBytes?: number;
   onDeduplicated?: () => void;
+  /**
+   * Which fetches are public (by the supergraph's cache hints): those are sent as the anonymous caller, so that every
+   * caller shares them (deduplicated, and cached when the cache is on). Absent: every fetch is the caller's.
+   */
+  publicData?: PublicData;
   /** Told of every subgraph round trip: how long it took and whether it failed (network, deadline, size, non-2xx). */
   onFetched?: (subgraph: string, seconds: number, failed: boolean) => void;
 }
@@ -77,8 +84,8 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
       const credentials = subgraphCredentials(options.authModes[key] ?? options.authMode, options.tokens);
       const dataSource =
         options.fetcher === 'apollo-default'
-          ? new SubgraphDataSource(name, credentials, { url: options.urls[key] ?? url })
-          : new SubgraphDataSource(name, credentials, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
+          ? new SubgraphDataSource(name, credentials, options.publicData, { url: options.urls[key] ?? url })
+          : new SubgraphDataSource(name, credentials, options.publicData, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
       built.set(name, dataSource);
       return dataSource;
     },
@@ -103,20 +110,68 @@ function subgraphCredentials(mode: SubgraphAuthMode, tokens: SubgraphTokens): Su
   }
 }
 
+/** The decision on each request being sent, for `willSendRequest`, which gets the same request object. */
+const decisions = new WeakMap<object, FetchDecision>();
+const INCOMING_OPERATION = 'incoming operation' as Extract<GraphQLDataSourceProcessOptions, { incomingRequestContext: unknown }>['kind'];
+
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     private readonly subgraph: string,
     private readonly credentials: SubgraphCredentials,
+    private readonly publicData: PublicData | undefined,
     config: ConstructorParameters<typeof RemoteGraphQLDataSource<GatewayContext>>[0],
   ) {
     super(config);
+    // The client's Cache-Control comes from the supergraph's hints (see src/cache/cacheControl.ts), the same whether an
+    // answer came from the subgraph or from the cache: the subgraphs' own headers are not mixed in.
+    this.honorSubgraphCacheControlHeader = false;
+  }
+
+  /**
+   * A public fetch (every field PUBLIC, maxAge above 0) is answered from the cache when it holds it, else sent and
+   * its answer kept for its maxAge, unless it carries errors. A mutation's completion, whatever its outcome, tells
+   * the cache which types it changed. Anything else goes as it always did.
+   */
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
+    const publicData = this.publicData;
+    const query = options.request.query;
+    if (publicData === undefined || options.kind !== INCOMING_OPERATION || query === undefined) return super.process(options);
+    const decision = publicData.decide(query, options.document);
+    decisions.set(options.request, decision);
+    switch (decision.kind) {
+      case 'private':
+        return super.process(options);
+      case 'mutation':
+        try {
+          return await super.process(options);
+        } finally {
+          await publicData.changed(decision.types);
+        }
+      case 'public': {
+        if (!publicData.caching) return super.process(options);
+        const key = publicData.key(this.subgraph, query, options.request.variables, options.context.forwardedHeaders ?? {});
+        const found = await publicData.lookup(key, decision.policy);
+        if (found?.hit === true) return JSON.parse(found.body) as GatewayGraphQLResponse;
+        const response = await super.process(options);
+        if (found !== undefined && response.data != null && (response.errors === undefined || response.errors.length === 0)) {
+          // Not waited for: the caller has its answer; a store that fails only means the next request fetches again.
+          publicData.store(key, JSON.stringify({ data: response.data }), decision.policy, found).catch(() => undefined);
+        }
+        return response;
+      }
+      default: {
+        const unknown: never = decision;
+        throw new Error(`unknown fetch decision ${JSON.stringify(unknown)}`);
+      }
+    }
   }
 
   /**
    * Each request carries its credentials (a token the gateway minted for this subgraph, or, for a `forward` subgraph,
    * the client's verified token), plus the request id (to correlate logs) and the headers the allowlist passes on.
    * Nothing else of the client's request does. The gateway's own requests (authorization look-ups, which come through
-   * here too) are authenticated the same way, as the caller they are made for.
+   * here too) are authenticated the same way, as the caller they are made for. A public fetch to a `mint` subgraph is
+   * sent as the anonymous caller instead (see `process`).
    */
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     const headers = request.http?.headers;
@@ -124,9 +179,14 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const forwarded: Readonly<Record<string, string>> = context.forwardedHeaders ?? {};
     for (const [name, value] of Object.entries(forwarded)) headers.set(name, value);
     if (context.requestId) headers.set('x-request-id', context.requestId);
+    // A public fetch is everyone's: to a `mint` subgraph it goes as the anonymous caller, so its answer cannot depend
+    // on who asked, the subgraph never learns who did, and callers share it in flight. A `forward` subgraph keeps the
+    // caller's token: the gateway has no token of its own that such a subgraph accepts, and sending none would fail
+    // every public fetch of a subgraph that refuses anonymous calls (its answers are still cached, by the hints).
+    const shared = decisions.get(request)?.kind === 'public';
     switch (this.credentials.mode) {
       case 'mint':
-        headers.set('authorization', `Bearer ${await this.credentials.tokens.tokenFor(this.subgraph, context.principal ?? ANONYMOUS)}`);
+        headers.set('authorization', `Bearer ${await this.credentials.tokens.tokenFor(this.subgraph, shared ? ANONYMOUS : (context.principal ?? ANONYMOUS))}`);
         return;
       case 'forward': {
         // An anonymous caller sent no token: the subgraph sees no credentials and decides as it does for anyone

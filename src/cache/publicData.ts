@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { parse, type DocumentNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { CacheHints } from './cacheHints.js';
+import { cachePolicy, isPublic, type CachePolicy } from './cachePolicy.js';
+import type { CacheLookup, CacheMiss, CacheStore } from './cacheStore.js';
+
+/** Fetch documents whose policy is kept per supergraph: they come from query plans, so there are about as many. */
+const MAX_FETCH_POLICIES = 10_000;
+
+/** What the data sources need to know of a subgraph fetch before they send it. */
+export type FetchDecision =
+  | { readonly kind: 'private' }
+  /** Shared between callers (sent as anonymous, deduplicated across callers), and cached when a store is configured. */
+  | { readonly kind: 'public'; readonly policy: CachePolicy }
+  /** Its answer tells the cache what changed. */
+  | { readonly kind: 'mutation'; readonly types: readonly string[] | 'all' };
+
+const PRIVATE: FetchDecision = { kind: 'private' };
+
+export interface PublicDataOptions {
+  /** Absent: public fetches are shared and deduplicated, never kept (`cache.mode: off`). */
+  store?: CacheStore;
+  /** Prefix of every cache key. */
+  keyPrefix: string;
+  onLookup?: (result: 'hit' | 'miss') => void;
+}
+
+export interface PublicData {
+  /** A new supergraph: its hints decide from now on, and what was cached for the previous one is dropped. */
+  prepare(supergraph: { sdl: string; hints: CacheHints }): void;
+  /** The hints the served supergraph declares (undefined before the first load). */
+  hints(): CacheHints | undefined;
+  /** What a subgraph fetch is, decided once per document text (and supergraph). */
+  decide(query: string, document?: DocumentNode): FetchDecision;
+  /** Whether public answers are kept at all. */
+  readonly caching: boolean;
+  /** The cache key of a public fetch: the subgraph, the document, the variables and the headers passed on; never who asks. */
+  key(subgraph: string, query: string, variables: unknown, forwarded: Readonly<Record<string, string>>): string;
+  lookup(key: string, policy: CachePolicy): Promise<CacheLookup | undefined>;
+  store(key: string, body: string, policy: CachePolicy, miss: CacheMiss): Promise<void>;
+  changed(types: readonly string[] | 'all'): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The public data of the served supergraph: which subgraph fetches every caller may share (every field they select
+ * is PUBLIC, with a maxAge above 0, by the subgraphs' `@cacheControl` hints), and the cache of their answers. The
+ * cache sits inside the data sources, under the query plan: authorization, before and after the plan, applies to a
+ * cached answer exactly as to a fresh one, so the cache never decides access.
+ */
+export function createPublicData(options: PublicDataOptions): PublicData {
+  const { store } = options;
+  let current: { id: string; hints: CacheHints; decisions: LRUCache<string, FetchDecision> } | undefined;
+  // Every type ever named by a mutation of an unknown shape: bumping them all is how 'all' evicts.
+  const seenTypes = new Set<string>();
+
+  return {
+    caching: store !== undefined,
+    prepare({ sdl, hints }) {
+      const previous = current;
+      current = { id: createHash('sha256').update(sdl).digest('hex').slice(0, 16), hints, decisions: new LRUCache({ max: MAX_FETCH_POLICIES }) };
+      if (previous !== undefined && previous.id !== current.id) store?.clear();
+    },
+    hints: () => current?.hints,
+    decide(query, document) {
+      if (current === undefined) return PRIVATE;
+      const known = current.decisions.get(query);
+      if (known !== undefined) return known;
+      let decision: FetchDecision;
+      try {
+        const policy = cachePolicy(current.hints, document ?? parse(query));
+        if (policy === undefined) decision = /^\s*mutation\b/.test(query) ? { kind: 'mutation', types: 'all' } : PRIVATE;
+        // A mutation whose answer names no type (`deleteReview: Boolean`) could have changed anything: all goes.
+        else if (policy.operation === 'mutation') decision = { kind: 'mutation', types: policy.types.length > 0 ? policy.types : 'all' };
+        else decision = isPublic(policy) ? { kind: 'public', policy } : PRIVATE;
+      } catch {
+        decision = PRIVATE;
+      }
+      if (decision.kind === 'public') for (const type of decision.policy.types) seenTypes.add(type);
+      current.decisions.set(query, decision);
+      return decision;
+    },
+    key(subgraph, query, variables, forwarded) {
+      const hash = createHash('sha256').update(query).update('\n').update(stableJson(variables ?? null)).update('\n').update(stableJson(forwarded)).digest('base64url');
+      return `${options.keyPrefix}:${current?.id ?? 'none'}:${subgraph}:${hash}`;
+    },
+    async lookup(key, policy) {
+      if (store === undefined) return undefined;
+      const result = await store.lookup(key, policy.types);
+      options.onLookup?.(result.hit ? 'hit' : 'miss');
+      return result;
+    },
+    async store(key, body, policy, miss) {
+      await store?.store(key, body, policy.maxAge, miss);
+    },
+    async changed(types) {
+      await store?.changed(types === 'all' ? [...seenTypes] : types);
+    },
+    async close() {
+      await store?.close();
+    },
+  };
+}
+
+/** JSON with object keys sorted, so that equal variables make equal keys whatever order the planner wrote them in. */
+export function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, entry]) => entry !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([name, entry]) => `${JSON.stringify(name)}:${stableJson(entry)}`).join(',')}}`;
+}

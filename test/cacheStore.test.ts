@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { memoryCacheStore, type CacheMiss, type CacheStore, type EvictionReason } from '../src/cache/cacheStore.js';
+import { redisCacheStore } from '../src/cache/redisCacheStore.js';
+import { createLogger } from '../src/common/logger.js';
+import { logCollector, waitFor } from './harness.js';
+
+const miss = async (store: CacheStore, key: string, types: readonly string[]): Promise<CacheMiss> => {
+  const found = await store.lookup(key, types);
+  if (found.hit) throw new Error(`${key} was a hit`);
+  return found;
+};
+
+describe('the in-memory cache store', () => {
+  it('answers what it keeps until a type it depends on changes, and only those entries', async () => {
+    const evicted: EvictionReason[] = [];
+    const store = memoryCacheStore({ maxEntries: 10, maxMiB: 1, onEvicted: (reason) => evicted.push(reason) });
+    await store.store('products', '{"data":1}', 60, await miss(store, 'products', ['Product']));
+    await store.store('reviews', '{"data":2}', 60, await miss(store, 'reviews', ['Product', 'Review']));
+    await store.store('users', '{"data":3}', 60, await miss(store, 'users', ['User']));
+    expect(await store.lookup('products', ['Product'])).toEqual({ hit: true, body: '{"data":1}' });
+
+    await store.changed(['Review']);
+    expect((await store.lookup('reviews', ['Product', 'Review'])).hit).toBe(false);
+    expect((await store.lookup('products', ['Product'])).hit).toBe(true);
+    expect((await store.lookup('users', ['User'])).hit).toBe(true);
+    expect(evicted).toEqual(['mutation']);
+  });
+
+  it('keeps an answer fetched while a mutation ran stale: its versions were read before the fetch', async () => {
+    const store = memoryCacheStore({ maxEntries: 10, maxMiB: 1 });
+    const before = await miss(store, 'price', ['Product']);
+    await store.changed(['Product']);
+    await store.store('price', '{"old":true}', 60, before);
+    expect((await store.lookup('price', ['Product'])).hit).toBe(false);
+  });
+
+  it('drops the least recently used entry past its bound, and everything on clear, counting each', async () => {
+    const evicted: [EvictionReason, number][] = [];
+    const store = memoryCacheStore({ maxEntries: 2, maxMiB: 1, onEvicted: (reason, count) => evicted.push([reason, count]) });
+    for (const key of ['a', 'b', 'c']) await store.store(key, 'x', 60, await miss(store, key, []));
+    expect((await store.lookup('a', [])).hit).toBe(false);
+    expect((await store.lookup('c', [])).hit).toBe(true);
+    store.clear();
+    expect((await store.lookup('c', [])).hit).toBe(false);
+    expect(evicted).toEqual([['capacity', 1], ['supergraph', 2]]);
+  });
+});
+
+describe('the Redis cache store while its Redis stops and comes back', () => {
+  const children = new Set<ChildProcess>();
+  const stores: CacheStore[] = [];
+
+  const freePort = async () => {
+    const server = createNetServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
+  const startRedis = async (port: number) => {
+    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    return child;
+  };
+  const stopRedis = async (child: ChildProcess) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  };
+
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await Promise.all([...children].map(stopRedis));
+  });
+
+  it('answers from the process while Redis is away, then tells Redis what changed meanwhile and empties the fallback', async () => {
+    const port = await freePort();
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', destination: logCollector(lines) });
+    const keyPrefix = `test:cache-store:${randomUUID()}`;
+    const fallback = memoryCacheStore({ maxEntries: 10, maxMiB: 1 });
+    const redis = await startRedis(port);
+    const store = redisCacheStore({ redisUrl: `redis://127.0.0.1:${port}`, keyPrefix, fallback, logger });
+    stores.push(store);
+    const direct = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    direct.on('error', () => undefined);
+    try {
+      // Until the store has connected, what it keeps stays in the process: store until Redis holds it.
+      await waitFor(async () => {
+        const found = await store.lookup(`${keyPrefix}:a`, ['Product']);
+        if (!found.hit) await store.store(`${keyPrefix}:a`, 'shared', 60, found);
+        return (await direct.get(`${keyPrefix}:a`).catch(() => null)) !== null;
+      });
+      const said = (start: string) => lines.filter((line) => String(line['msg']).startsWith(start)).length;
+      const outages = said('Redis is unreachable; public answers');
+      const recoveries = said('Redis is back; public answers');
+      expect(await store.lookup(`${keyPrefix}:a`, ['Product'])).toEqual({ hit: true, body: 'shared' });
+
+      await stopRedis(redis);
+      await waitFor(() => said('Redis is unreachable; public answers') > outages);
+      await store.store(`${keyPrefix}:b`, 'local', 60, await miss(store, `${keyPrefix}:b`, ['Product']));
+      expect(await store.lookup(`${keyPrefix}:b`, ['Product'])).toEqual({ hit: true, body: 'local' });
+      await store.changed(['Product']);
+      expect((await store.lookup(`${keyPrefix}:b`, ['Product'])).hit).toBe(false);
+
+      await startRedis(port);
+      await waitFor(() => said('Redis is back; public answers') > recoveries);
+      await waitFor(async () => (await direct.get(`${keyPrefix}:v:Product`).catch(() => null)) === '1');
+      expect((await fallback.lookup(`${keyPrefix}:b`, [])).hit).toBe(false);
+      expect(said('Redis is unreachable; public answers')).toBe(outages + 1);
+    } finally {
+      direct.disconnect();
+    }
+  });
+});
