@@ -46,6 +46,7 @@ export const checkCommand: Command = async (args, io) => {
     ['field caps', Object.entries(config.limits.fieldCaps).map(([field, cap]) => `${field}=${cap}`).join(', ') || 'none'],
     ['rate limit', config.rateLimit.points === 'off' ? 'off' : `${config.rateLimit.points} points / ${config.rateLimit.windowSec} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
     ['client blocking', config.clientBlocking.mode === 'off' ? 'off' : `${config.clientBlocking.mode}, score ${config.clientBlocking.threshold} in ${config.clientBlocking.decayWindowSec} s, cooldowns ${config.clientBlocking.cooldownsSec.join(' / ')} s, ${config.rateLimit.redisUrl === undefined ? 'per process' : 'shared through Redis'}`],
+    ['public data cache', config.cache.mode === 'off' ? 'off (public fetches still shared in flight)' : config.cache.mode === 'memory' ? `in each process, ${config.cache.maxEntries} entries / ${config.cache.maxMiB} MiB` : `shared through Redis (${config.cache.keyPrefix}), ${config.cache.maxEntries} entries / ${config.cache.maxMiB} MiB per process while it is away`],
     ['plan miss / plan cache', `${config.rateLimit.planMissPoints} points / ${config.planCacheMiB} MiB`],
     ['request / header / keep-alive timeout', `${config.connections.requestTimeoutMs} / ${config.connections.headersTimeoutMs} / ${config.connections.keepAliveTimeoutMs} ms`],
     ['connections per client', limit(config.connections.maxPerClient)],
