@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers --soak --cache on|off --gateway-env KEY=VALUE]
+// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers,mixed --soak --cache both|on|off --gateway-env KEY=VALUE]
 // Runs the demo subgraphs, this gateway with every protection on, and a plain @apollo/gateway baseline, each its own
 // process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
 // gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
@@ -29,13 +29,13 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    workload: { type: 'string', default: 'testQuery,small,owner,callers' },
+    workload: { type: 'string', default: 'testQuery,small,owner,callers,mixed' },
     soak: { type: 'boolean', default: false },
     // Bombs (and quadratic documents) per second beside the abuse workload's TestQuery load.
     'bomb-rate': { type: 'string', default: '20' },
-    // The public data cache (README, Caching public data): `on` is the gateway's default (CACHE_MODE=memory), `off`
-    // measures without it (public fetches are still shared between callers in flight).
-    cache: { type: 'string', default: 'on' },
+    // The public data cache (README, Caching public data): `both` (the default) measures the gateway with its default
+    // (CACHE_MODE=memory) and, beside it, with the cache off; `on` or `off` measures one of them.
+    cache: { type: 'string', default: 'both' },
     // KEY=VALUE for the gateway's environment, to measure one lever at a time (e.g. DEDUPLICATE_SUBGRAPH_REQUESTS=false).
     'gateway-env': { type: 'string', multiple: true, default: [] },
   },
@@ -45,19 +45,28 @@ const warmupSec = Number(values.warmup);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
 const bombRatePerSec = Number(values['bomb-rate']);
-if (values.cache !== 'on' && values.cache !== 'off') throw new Error(`--cache takes on or off (got "${values.cache}")`);
+if (values.cache !== 'on' && values.cache !== 'off' && values.cache !== 'both') throw new Error(`--cache takes both, on or off (got "${values.cache}")`);
 
 const ISSUER = 'https://bench.issuer/';
 const AUDIENCE = 'https://bench.api';
-/** `callers`: that many distinct client tokens, one per request round-robin (default: one caller for every request). */
-const WORKLOADS: Record<string, { query: string; note: string; callers?: number }> = {
-  testQuery: { query: TEST_QUERY, note: 'the gateways benchmark TestQuery: four subgraphs, deep' },
-  small: { query: '{ topProducts { name price } }', note: 'one subgraph, small' },
-  owner: { query: '{ me { id email } user(id: "2") { name email } }', note: 'authenticated, owner-dependent fields (checked after execution)' },
+const SMALL_QUERY = '{ topProducts { name price } }';
+const OWNER_QUERY = '{ me { id email } user(id: "2") { name email } }';
+/**
+ * `queries`: the operations sent, in turn, request by request; `callers`: that many distinct client tokens, one per
+ * request round-robin (default: one caller for every request).
+ */
+const WORKLOADS: Record<string, { queries: readonly string[]; note: string; callers?: number }> = {
+  testQuery: { queries: [TEST_QUERY], note: 'the gateways benchmark TestQuery: four subgraphs, deep' },
+  small: { queries: [SMALL_QUERY], note: 'one subgraph, small' },
+  owner: { queries: [OWNER_QUERY], note: 'authenticated, owner-dependent fields (checked after execution)' },
   // Real traffic has many callers: in-flight deduplication shares a subgraph request only between callers whose
   // tokens the subgraph sees alike, and every token is verified once per caller.
-  callers: { query: TEST_QUERY, note: 'TestQuery from 200 distinct callers, round-robin', callers: 200 },
+  callers: { queries: [TEST_QUERY], note: 'TestQuery from 200 distinct callers, round-robin', callers: 200 },
+  // And many kinds of operation at once: deep public data, small public data, and answers that depend on the caller.
+  mixed: { queries: [TEST_QUERY, SMALL_QUERY, OWNER_QUERY], note: 'TestQuery, small and owner-dependent queries in turn, from 200 distinct callers', callers: 200 },
 };
+/** Only these ask for a field the caller may not read (user 2's email); any other error is a gateway measuring nothing. */
+const ANSWERED_WITH_DENIALS = new Set([OWNER_QUERY]);
 /** Workloads on the gateway alone, each with its own phases and report (scripts/bench/). */
 const GATEWAY_WORKLOADS = ['abuse', 'planMiss'] as const;
 type GatewayWorkload = (typeof GATEWAY_WORKLOADS)[number];
@@ -88,9 +97,10 @@ try {
   const clientToken = await clientTokenFor('1');
 
   const topology = await readTopology(join(root, 'docker-compose.yml'));
-  const ports = [4201, 4202, 4203, 4204, 4205, 4206];
+  const ports = [4201, 4202, 4203, 4204, 4205, 4206, 4207];
   const gatewayPort = ports[4] ?? 4205;
   const baselinePort = ports[5] ?? 4206;
+  const noCachePort = ports[6] ?? 4207;
   const base = { PATH: process.env['PATH'], NODE_ENV: 'production', APOLLO_TELEMETRY_DISABLED: 'true', LOG_LEVEL: 'warn' };
 
   const subgraphUrls: Record<string, string> = {};
@@ -116,7 +126,7 @@ try {
     JWT_AUDIENCE: AUDIENCE,
     JWT_ALGORITHMS: 'ES256',
     GATEWAY_SIGNING_KEY_FILE: join(dir, 'gateway-key.pem'),
-    CACHE_MODE: values.cache === 'on' ? 'memory' : 'off',
+    CACHE_MODE: values.cache === 'off' ? 'off' : 'memory',
     // The demo graph's config module (its access policy and limits), as docker-compose.yml gives it: without it the
     // gateway would serve with no policy, denying every field, and measure nothing.
     ...(existsSync(join(root, 'dist/gateway.config.js')) ? { GATEWAY_CONFIG: join(root, 'dist/gateway.config.js') } : {}),
@@ -162,8 +172,8 @@ try {
       connections,
       ...(tokens === undefined ? {} : { headersFor: (index: number) => ({ ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }) }),
     });
-  const expected = async (target: Target, query: string): Promise<string> => {
-    const response = await fetch(target.url, { method: 'POST', headers, body: JSON.stringify({ query }) });
+  const expected = async (target: Target, query: string, token = clientToken): Promise<string> => {
+    const response = await fetch(target.url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
     const text = await response.text();
     const body = JSON.parse(text) as { errors?: unknown[] };
     if (response.status !== 200 || (target.name === 'baseline' && body.errors !== undefined)) throw new Error(`${target.name} answers ${response.status}: ${text.slice(0, 300)}`);
@@ -196,6 +206,17 @@ try {
     return baselineTarget;
   };
 
+  // With --cache both, the gateway with its cache off beside the default one, for as long as the benchmark runs.
+  let noCacheTarget: Target | undefined;
+  const noCacheFor = async (): Promise<Target> => {
+    if (noCacheTarget !== undefined) return noCacheTarget;
+    const env = { ...gatewayEnv, ...FAR_BUDGET, ...userEnv, PORT: String(noCachePort), CACHE_MODE: 'off' };
+    const service = spawnService({ service: { name: 'gateway-nocache', command: ['node', 'dist/scripts/bench/gateway.js'], environment: {} }, cwd: root, env });
+    started.push(service);
+    noCacheTarget = { name: 'gateway-nocache', process: service, url: `${new URL(await service.url).origin}/graphql`, env };
+    return noCacheTarget;
+  };
+
   const context: BenchContext = {
     gateway: gatewayFor,
     token: (subject) => clientTokenFor(subject),
@@ -207,7 +228,7 @@ try {
     log: (line) => process.stderr.write(`${line}\n`),
   };
 
-  const results: Record<string, { note: string; baseline: Round[]; gateway: Round[] }> = {};
+  const results: Record<string, { note: string; rounds: Partial<Record<Target['name'], Round[]>> }> = {};
   let abuse: AbuseSummary | undefined;
   let planMiss: PlanMissSummary | undefined;
   for (const workload of selected) {
@@ -221,20 +242,54 @@ try {
     }
     const definition = WORKLOADS[workload];
     if (definition === undefined) continue;
-    const targets: Target[] = [await baselineFor(), await gatewayFor({ budget: 'far' })];
-    const body = JSON.stringify({ query: definition.query });
-    const bodies = { baseline: await expected(targets[0] as Target, definition.query), gateway: await expected(targets[1] as Target, definition.query) };
-    if (workload === 'testQuery' && JSON.parse(bodies.baseline).data === undefined) throw new Error('the baseline returned no data');
-    // Only `owner` asks for a field the caller may not read (user 2's email); any other error is a gateway measuring nothing.
-    if (workload !== 'owner' && (JSON.parse(bodies.gateway) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${bodies.gateway.slice(0, 300)}`);
-    if (workload === 'testQuery' && JSON.stringify(JSON.parse(bodies.baseline)) !== JSON.stringify(JSON.parse(bodies.gateway))) throw new Error('baseline and gateway disagree on the TestQuery');
-    results[workload] = { note: definition.note, baseline: [], gateway: [] };
-    const tokens = definition.callers === undefined ? undefined : await Promise.all(Array.from({ length: definition.callers }, (_, index) => clientTokenFor(`caller-${index + 1}`)));
-    for (const target of targets) await load(target, body, bodies[target.name], warmupSec, tokens);
+    const targets: Target[] = [await baselineFor(), await gatewayFor({ budget: 'far' }), ...(values.cache === 'both' ? [await noCacheFor()] : [])];
+    const tokens = await Promise.all(Array.from({ length: definition.callers ?? 1 }, (_, index) => (definition.callers === undefined ? Promise.resolve(clientToken) : clientTokenFor(`caller-${index + 1}`))));
+    // What each target must answer to each operation, asked by the first caller and checked with the last: every caller
+    // of a workload must get the same answer, or the comparison would not be of equal work.
+    const answers = new Map<Target['name'], string[]>();
+    for (const target of targets) {
+      const bodies: string[] = [];
+      for (const query of definition.queries) {
+        const answer = await expected(target, query, tokens[0] ?? clientToken);
+        const last = await expected(target, query, tokens[tokens.length - 1] ?? clientToken);
+        if (answer !== last) throw new Error(`${workload}: ${target.name} answers its callers differently: ${answer.slice(0, 200)} / ${last.slice(0, 200)}`);
+        if (target.name !== 'baseline' && !ANSWERED_WITH_DENIALS.has(query) && (JSON.parse(answer) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${answer.slice(0, 300)}`);
+        bodies.push(answer);
+      }
+      answers.set(target.name, bodies);
+    }
+    const testQueryAt = definition.queries.indexOf(TEST_QUERY);
+    if (testQueryAt !== -1) {
+      const [baseline, ...gateways] = targets.map((target) => JSON.stringify(JSON.parse(answers.get(target.name)?.[testQueryAt] ?? '{}')));
+      if (JSON.parse(baseline ?? '{}').data === undefined) throw new Error('the baseline returned no data');
+      if (gateways.some((answer) => answer !== baseline)) throw new Error('baseline and gateway disagree on the TestQuery');
+    }
+    const run = (target: Target, seconds: number) => {
+      const bodies = answers.get(target.name) ?? [];
+      const queries = definition.queries.map((query) => JSON.stringify({ query }));
+      const one = queries.length === 1 && tokens.length === 1;
+      return loadWith(target, {
+        body: queries[0] ?? '',
+        expectBody: bodies[0] ?? '',
+        seconds,
+        headers,
+        connections,
+        ...(one
+          ? {}
+          : {
+              // Operation and caller each cycle on their own (3 and 200 are coprime): every caller sends every operation.
+              requestFor: (index: number) => ({ headers: { ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }, body: queries[index % queries.length] ?? '', expectBody: bodies[index % bodies.length] ?? '' }),
+            }),
+      });
+    };
+    results[workload] = { note: definition.note, rounds: {} };
+    for (const target of targets) await run(target, warmupSec);
     for (let round = 0; round < rounds; round += 1) {
-      for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const measured = await load(target, body, bodies[target.name], durationSec, tokens);
-        results[workload]?.[target.name].push(measured);
+      // Each round in another order, so that drift over the run hits every target alike.
+      const order = targets.map((_, index) => targets[(index + round) % targets.length] as Target);
+      for (const target of order) {
+        const measured = await run(target, durationSec);
+        (results[workload].rounds[target.name] ??= []).push(measured);
         process.stderr.write(`${workload} ${target.name} round ${round + 1}: ${measured.requestsPerSec.toFixed(0)} req/s, p99 ${measured.p99} ms, ${measured.failures} failures\n`);
       }
     }
@@ -256,10 +311,11 @@ try {
   }
 
   const summary = Object.fromEntries(
-    Object.entries(results).map(([workload, { note, baseline: baseRounds, gateway: gatewayRounds }]) => {
-      const b = median(baseRounds);
-      const g = median(gatewayRounds);
-      return [workload, { note, baseline: b, gateway: g, ratio: Number((g.requestsPerSec / b.requestsPerSec).toFixed(2)) }];
+    Object.entries(results).map(([workload, { note, rounds: byTarget }]) => {
+      const medians = Object.fromEntries(Object.entries(byTarget).map(([name, measured]) => [name, median(measured ?? [])])) as Partial<Record<Target['name'], Round>>;
+      const baseline = medians.baseline;
+      const ratio = (round: Round | undefined) => (round === undefined || baseline === undefined ? undefined : Number((round.requestsPerSec / baseline.requestsPerSec).toFixed(2)));
+      return [workload, { note, ...medians, ratio: ratio(medians.gateway), ...(medians['gateway-nocache'] ? { ratioNoCache: ratio(medians['gateway-nocache']) } : {}) }];
     }),
   );
   const report = {
@@ -280,12 +336,16 @@ try {
   await stopAll();
 }
 
-function formatReport(report: { machine: object; workloads: Record<string, { baseline: Round; gateway: Round; ratio: number }>; abuse?: AbuseSummary; planMiss?: PlanMissSummary; soak?: object }): string {
-  const lines = ['workload    target    req/s   p50 ms  p99 ms  failures  cpu ms/req  peak rss MB  ratio'];
-  for (const [workload, { baseline, gateway, ratio }] of Object.entries(report.workloads)) {
-    for (const [name, round] of [['baseline', baseline], ['gateway', gateway]] as const) {
+function formatReport(report: { machine: object; workloads: Record<string, Partial<Record<Target['name'], Round>>>; abuse?: AbuseSummary; planMiss?: PlanMissSummary; soak?: object }): string {
+  const lines = ['workload    target            req/s   p50 ms  p99 ms  failures  cpu ms/req  peak rss MB  ratio'];
+  for (const [workload, rounds] of Object.entries(report.workloads)) {
+    const baseline = rounds.baseline;
+    for (const name of ['baseline', 'gateway', 'gateway-nocache'] as const) {
+      const round = rounds[name];
+      if (round === undefined) continue;
+      const ratio = name === 'baseline' || baseline === undefined ? '' : `${(round.requestsPerSec / baseline.requestsPerSec).toFixed(2)}x`;
       lines.push(
-        `${workload.padEnd(11)} ${name.padEnd(9)} ${String(round.requestsPerSec).padStart(6)} ${String(round.p50).padStart(7)} ${String(round.p99).padStart(7)} ${String(round.failures).padStart(9)} ${String(round.cpuMsPerRequest).padStart(11)} ${String(round.peakRssMb).padStart(12)}  ${name === 'gateway' ? `${ratio}x` : ''}`,
+        `${workload.padEnd(11)} ${name.padEnd(15)} ${String(round.requestsPerSec).padStart(7)} ${String(round.p50).padStart(8)} ${String(round.p99).padStart(7)} ${String(round.failures).padStart(9)} ${String(round.cpuMsPerRequest).padStart(11)} ${String(round.peakRssMb).padStart(12)}  ${ratio}`,
       );
     }
   }

@@ -346,9 +346,9 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
             mode: config.trustedDocuments.mode,
             list: trusted,
             bypassRoles: config.trustedDocuments.bypassRoles,
-            onResult: (result, clientName, request) => {
+            onResult: (result, clientName, request, unlistedHash) => {
               metrics.trustedDocuments.inc({ result });
-              if (result === 'miss_refused') void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'untrusted');
+              if (result === 'miss_refused') void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'untrusted', unlistedHash);
               if (result === 'miss_refused' || result === 'miss_audited') metrics.untrustedDocuments.inc({ client: metrics.clientLabel(clientName) });
             },
             onUnlisted: ({ hash, clientName, operationName, refused }) =>

@@ -138,6 +138,26 @@ describe('suspicion scores in one process', () => {
     await guard.close();
   });
 
+  it.each(['credentials', 'forbidden', 'invalid', 'untrusted'] as const)('counts the same %s sent again once per window, and anew after it', async (signal) => {
+    const guard = await createClientGuard(options());
+    for (let request = 0; request < 50; request += 1) await guard.note(ANONYMOUS, '203.0.113.11', signal, 'the same document');
+    expect(guard.blocked(ANONYMOUS, '203.0.113.11')).toBeUndefined();
+    // Something else each time: probing.
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.12', signal, 50)).toBe(Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal]));
+    await guard.close();
+  });
+
+  it.each(['limit', 'rateLimited'] as const)('counts every %s, the same one again included', async (signal) => {
+    const guard = await createClientGuard(options());
+    let sent = 0;
+    while (guard.blocked(ANONYMOUS, '203.0.113.13') === undefined && sent < 50) {
+      await guard.note(ANONYMOUS, '203.0.113.13', signal, 'the same bomb');
+      sent += 1;
+    }
+    expect(sent).toBe(Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal]));
+    await guard.close();
+  });
+
   it('lets a score fade: what was sent two windows ago no longer counts', async () => {
     const guard = await createClientGuard(options());
     for (let request = 0; request < 9; request += 1) await guard.note(ANONYMOUS, '203.0.113.9', 'invalid');

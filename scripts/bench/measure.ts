@@ -6,7 +6,8 @@ import type { ServiceProcess } from '../../src/topology/launcher.js';
 import { medianOf } from './stats.js';
 
 export interface Target {
-  name: 'baseline' | 'gateway';
+  /** `gateway-nocache`: the gateway with the public data cache off (CACHE_MODE=off), beside the default one. */
+  name: 'baseline' | 'gateway' | 'gateway-nocache';
   process: ServiceProcess;
   /** The GraphQL endpoint. */
   url: string;
@@ -36,6 +37,8 @@ export interface LoadOptions {
   overallRate?: number;
   /** Called for each request, to vary its headers (e.g. the caller's token); `body` stays the same. */
   headersFor?: (index: number) => Record<string, string>;
+  /** Called for each request, to vary its headers and body (a mix of operations); each answer must be its `expectBody`. */
+  requestFor?: (index: number) => { headers: Record<string, string>; body: string; expectBody: string };
 }
 
 /** Drives `target` with autocannon; a wrong answer, an error, a timeout or a status other than 2xx is a failure. */
@@ -46,9 +49,13 @@ export async function load(target: Target, options: LoadOptions): Promise<Round>
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(pid));
   }, 250);
-  const { headersFor } = options;
+  const { requestFor } = options;
+  const headersFor = options.headersFor;
+  const vary =
+    requestFor ?? (headersFor === undefined ? undefined : (index: number) => ({ headers: headersFor(index), body: options.body, expectBody: options.expectBody }));
   let sent = 0;
-  // autocannon takes expectBody or per-request setup, not both: with setup, the answers are compared here.
+  // autocannon takes expectBody or per-request setup, not both: with setup, the answers are compared here. A
+  // connection has one request in flight at a time, so what its answer must be is kept on the connection's context.
   let mismatches = 0;
   const result = await autocannon({
     url: target.url,
@@ -58,18 +65,20 @@ export async function load(target: Target, options: LoadOptions): Promise<Round>
     headers: options.headers,
     body: options.body,
     ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
-    ...(headersFor === undefined
+    ...(vary === undefined
       ? { expectBody: options.expectBody }
       : {
           requests: [
             {
-              setupRequest: (request) => {
+              setupRequest: (request, context) => {
                 const index = sent;
                 sent += 1;
-                return { ...request, headers: { ...options.headers, ...headersFor(index) } };
+                const next = vary(index);
+                (context as { expectBody?: string }).expectBody = next.expectBody;
+                return { ...request, headers: { ...options.headers, ...next.headers }, body: next.body };
               },
-              onResponse: (status, body) => {
-                if (status >= 200 && status < 300 && body !== options.expectBody) mismatches += 1;
+              onResponse: (status, body, context) => {
+                if (status >= 200 && status < 300 && body !== (context as { expectBody?: string }).expectBody) mismatches += 1;
               },
             },
           ],

@@ -4,7 +4,7 @@ import type { Logger } from '../common/logger.js';
 import type { SharedRedis } from '../common/redis.js';
 import { blockKeys, createBlockList, type Block, type BlockList } from './blockList.js';
 import { clientKeyOf, createAllowlist, type AllowlistOptions } from './clientIdentity.js';
-import type { SuspicionSignal } from './signals.js';
+import { COUNTED_ONCE_WHEN_REPEATED, type SuspicionSignal } from './signals.js';
 
 export interface ClientGuardOptions {
   /** `enforce` blocks; `audit` only logs the blocks it would make (to tune the weights before enforcing). */
@@ -37,8 +37,11 @@ export interface ClientGuard {
   /**
    * Counts what a request did against its client. Callers need not wait: the promise (which never rejects) settles
    * once the score is kept (in Redis, when shared) and any block decided.
+   *
+   * `repeatOf` names what the request sent (its document's hash, its token's): for the signals of
+   * `COUNTED_ONCE_WHEN_REPEATED`, the same thing sent again counts once per decay window (on each replica).
    */
-  note(principal: Principal, clientIp: string, signal: SuspicionSignal): Promise<void>;
+  note(principal: Principal, clientIp: string, signal: SuspicionSignal, repeatOf?: string): Promise<void>;
   /** Clients blocked now. */
   blockedCount(): number;
   close(): Promise<void>;
@@ -74,11 +77,13 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
   const strikes = limiter(keys.strikes, options.repeatMemorySec);
   const blocks: BlockList = await createBlockList({ redis: options.redis, keyPrefix: options.keyPrefix, logger });
   const allowlisted = createAllowlist(options.allowlist);
-  const recent = new Map<string, { signal: SuspicionSignal; atMs: number }[]>();
+  const recent = new Map<string, { signal: SuspicionSignal; atMs: number; repeatOf: string | undefined }[]>();
   /** Clients whose block is being decided, so that two signals at once make one block. */
   const deciding = new Set<string>();
 
-  const remember = (client: string, signal: SuspicionSignal, atMs: number) => {
+  const seenBefore = (client: string, signal: SuspicionSignal, repeatOf: string | undefined, atMs: number) =>
+    repeatOf !== undefined && COUNTED_ONCE_WHEN_REPEATED.has(signal) && (recent.get(client) ?? []).some((entry) => entry.repeatOf === repeatOf && entry.signal === signal && entry.atMs >= atMs - windowMs);
+  const remember = (client: string, signal: SuspicionSignal, repeatOf: string | undefined, atMs: number) => {
     let list = recent.get(client);
     if (list === undefined) {
       if (recent.size >= MAX_REMEMBERED_CLIENTS) recent.delete(recent.keys().next().value as string);
@@ -88,7 +93,7 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
     }
     // Map order is insertion order: re-inserting keeps the most recently active clients.
     recent.set(client, list);
-    list.push({ signal, atMs });
+    list.push({ signal, atMs, repeatOf });
     while (list.length > MAX_REMEMBERED_SIGNALS || (list[0] !== undefined && list[0].atMs < atMs - 2 * windowMs)) list.shift();
   };
   const makeup = (client: string) => {
@@ -112,9 +117,10 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
     return current.consumedPoints + (previous?.consumedPoints ?? 0) * overlap;
   };
 
-  const decide = async (client: string, signal: SuspicionSignal) => {
+  const decide = async (client: string, signal: SuspicionSignal, repeatOf: string | undefined) => {
     const nowMs = Date.now();
-    remember(client, signal, nowMs);
+    if (seenBefore(client, signal, repeatOf, nowMs)) return;
+    remember(client, signal, repeatOf, nowMs);
     const weight = options.weights[signal];
     const total = await score(client, weight, nowMs);
     // Only the signal whose own (atomic) increment crossed the threshold decides: two replicas that count a signal
@@ -148,10 +154,10 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
       if (allowlisted(principal, clientIp)) return undefined;
       return blocks.get(clientKeyOf(principal, clientIp));
     },
-    async note(principal, clientIp, signal) {
+    async note(principal, clientIp, signal, repeatOf) {
       if (options.weights[signal] <= 0 || allowlisted(principal, clientIp)) return;
       const client = clientKeyOf(principal, clientIp);
-      await decide(client, signal).catch((error: unknown) => logger.warn({ err: error, client, signal }, 'a suspicion signal could not be counted'));
+      await decide(client, signal, repeatOf).catch((error: unknown) => logger.warn({ err: error, client, signal }, 'a suspicion signal could not be counted'));
     },
     blockedCount: () => blocks.size(),
     close: () => blocks.close(),

@@ -30,6 +30,14 @@ export const DEFAULT_SIGNAL_WEIGHTS: Readonly<Record<SuspicionSignal, number>> =
   rateLimited: 5,
 };
 
+/**
+ * The signals a repeat of the same thing (the same document, the same token) counts once per decay window: probing
+ * varies what it sends, while an app that keeps sending one document its user may not read, or one expired token, is
+ * broken or denied, not an attacker. Every limit refusal and every request over the budget count: each is work the
+ * gateway does again, and a client that repeats one after its refusal is ignoring it.
+ */
+export const COUNTED_ONCE_WHEN_REPEATED: ReadonlySet<SuspicionSignal> = new Set(['credentials', 'forbidden', 'invalid', 'untrusted']);
+
 /** Apollo's introspection refusal is a validation error with this code: probing, not a limit. */
 const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED';
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
@@ -199,7 +200,7 @@ export function createHttpServer(options: HttpServerOptions) {
         options.onRejected?.('auth');
         // Forged, expired or malformed tokens count against the address that sent them (never the subject they name);
         // a missing token is a client not signed in, and keys that cannot be had are no fault of the client.
-        if (error.kind === 'invalid_token' || error.kind === 'invalid_request') void guard?.note(ANONYMOUS, request.ip, 'credentials');
+        if (guard !== undefined && (error.kind === 'invalid_token' || error.kind === 'invalid_request')) void guard.note(ANONYMOUS, request.ip, 'credentials', credentialsFingerprint(request.headers.authorization));
         if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate);
         if (error.kind === 'unavailable') void reply.header('retry-after', '5');
         const code = error.kind === 'unavailable' ? ErrorCode.ServiceUnavailable : ErrorCode.Unauthenticated;
@@ -237,6 +238,11 @@ export function createHttpServer(options: HttpServerOptions) {
     return reply.code(500).send(errorBody(ErrorCode.InternalServerError, 'Internal server error'));
   });
   return app;
+}
+
+/** What a refused token is known by, so that one expired token sent again counts once: never the token itself. */
+function credentialsFingerprint(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : createHash('sha256').update(authorization).digest('base64url');
 }
 
 /**

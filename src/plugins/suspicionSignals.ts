@@ -13,14 +13,15 @@ export function suspicionSignals(guard: Pick<ClientGuard, 'note'>, weights: Read
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ response, contextValue, errors }) {
+        async willSendResponse({ response, contextValue, errors, queryHash }) {
           const all = errors ?? (response.body.kind === 'single' ? response.body.singleResult.errors : undefined) ?? [];
           if (all.length === 0) return;
           const signal = signalOfErrors(all, weights);
           // An app's own operation denied to its user is how the app was built (a page that asks for an admin's
           // fields for everyone), not probing: only what a client wrote itself counts as a denial.
           if (signal === 'forbidden' && contextValue.trustedDocument) return;
-          if (signal !== undefined) void guard.note(contextValue.principal, contextValue.clientIp, signal);
+          // The document's hash: the same document refused again counts once (see ClientGuard.note).
+          if (signal !== undefined) void guard.note(contextValue.principal, contextValue.clientIp, signal, queryHash);
         },
       };
     },

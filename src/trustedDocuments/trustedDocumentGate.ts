@@ -16,7 +16,7 @@ export interface TrustedDocumentGateOptions {
   /** Callers holding one of these roles may send any document (Sandbox in a staging deployment). */
   bypassRoles: readonly string[];
   /** Told of every request that named or sent a document, with the client's name (`apollographql-client-name`). */
-  onResult: (result: TrustedDocumentResult, clientName: string, request: FastifyRequest) => void;
+  onResult: (result: TrustedDocumentResult, clientName: string, request: FastifyRequest, unlistedHash?: string) => void;
   /** Told of a document not in the list, the first time it is seen (a bounded number of them). */
   onUnlisted: (unlisted: { hash: string; clientName: string; operationName: string | undefined; refused: boolean }) => void;
 }
@@ -58,8 +58,8 @@ export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDoc
       return handler(request, reply);
     }
     const refused = options.mode === 'enforce';
-    options.onResult(refused ? 'miss_refused' : 'miss_audited', clientName(request), request);
     const hash = query === undefined ? (id as string) : sha256Hex(query);
+    options.onResult(refused ? 'miss_refused' : 'miss_audited', clientName(request), request, hash);
     if (!told.has(hash) && told.size < REMEMBERED_UNLISTED) {
       told.add(hash);
       options.onUnlisted({ hash, clientName: clientName(request), operationName: sent.operationName, refused });
