@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { costModel } from '../src/analysis/costModel.js';
 import { documentFacts } from '../src/analysis/documentFacts.js';
 import { analyzeOperation } from '../src/analysis/operationAnalysis.js';
+import { createRequestAnalyzer } from '../src/analysis/requestAnalyzer.js';
 import { apiSchemaOf } from '../src/authz/accessMatrix.js';
 import { coercedVariables, fragmentsOf } from '../src/analysis/graphqlSelections.js';
 import { documentLimitsRule } from '../src/limits/documentLimits.js';
@@ -212,3 +213,29 @@ describe('selectionPairs: what graphql-js\'s overlap rule compares, counted line
   });
 });
 
+
+describe('one analysis for requests that send the same operation and variables', () => {
+  const analyzer = createRequestAnalyzer({ costModelOf: () => undefined, defaults: { listSize: 10 } });
+  const document = parse('query ($first: Int, $upcs: [String]) { topProducts(first: $first) { name } }');
+  const operation = getOperationAST(document) ?? missing();
+  const analyze = (variables: Record<string, unknown> | undefined) => analyzer.analyze({ schema, document, operation, variables, context: {} });
+
+  it('is shared between requests of equal scalar variables, and apart for others', () => {
+    const first = analyze({ first: 3 });
+    expect(first?.cost).toBe(3);
+    expect(analyze({ first: 3 })).toBe(first);
+    expect(analyze({ first: 4 })).not.toBe(first);
+    expect(analyze({ first: 4 })?.cost).toBe(4);
+    expect(analyze(undefined)).toBe(analyze(undefined));
+  });
+
+  it('is computed anew for list or object variables, never serialised', () => {
+    const lists = { first: 2, upcs: ['1', '2'] };
+    expect(analyze(lists)?.cost).toBe(2);
+    expect(analyze(lists)).not.toBe(analyze(lists));
+  });
+});
+
+function missing(): never {
+  throw new Error('the test document has no operation');
+}

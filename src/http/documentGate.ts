@@ -16,8 +16,10 @@ export interface DocumentGateOptions {
   onRefused: (reason: 'size' | 'validation', request: FastifyRequest) => void;
 }
 
-/** Documents recently let through (by hash): the gate parses a document once, not once per request. */
+/** Documents recently let through: the gate parses a document once, not once per request. */
 const REMEMBERED = 10_000;
+/** Characters up to which a document is remembered by its text (at most REMEMBERED × this, 20 MB, held). */
+const SHORT_DOCUMENT = 2_048;
 
 /**
  * Refuses, before Apollo Server parses or validates anything, the documents whose validation alone would be costly:
@@ -39,7 +41,9 @@ export function documentGate(handler: GraphQLHandler, options: DocumentGateOptio
       options.onRefused('size', request);
       return reply.code(413).send(errorBody(ErrorCode.PayloadTooLarge, `The GraphQL document is longer than ${options.maxQueryLength} characters`));
     }
-    const key = createHash('sha256').update(query).digest('base64');
+    // A short document is its own key (a map hashes it far faster than SHA-256); a long one is kept by its hash, so
+    // that what is remembered stays small.
+    const key = query.length <= SHORT_DOCUMENT ? query : createHash('sha256').update(query).digest('base64');
     if (passed.has(key)) return handler(request, reply);
     const pairs = selectionPairs(query, options.maxTokens);
     if (pairs !== undefined && pairs > options.maxSelectionPairs) {

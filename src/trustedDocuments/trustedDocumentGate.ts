@@ -44,7 +44,7 @@ export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDoc
     if (sent === undefined) return handler(request, reply);
     const { query, id } = sent;
     const listed: TrustedDocument | undefined =
-      query === undefined ? (id === undefined ? undefined : options.list.byId(id)) : (options.list.byBodyHash(sha256Hex(query)) ?? undefined);
+      query === undefined ? (id === undefined ? undefined : options.list.byId(id)) : options.list.byBody(query);
     if (listed !== undefined) {
       options.onResult('hit', clientName(request), request);
       request.trustedDocument = true;

@@ -8,8 +8,11 @@ import { parseManifest, type TrustedDocument } from './manifest.js';
 export interface TrustedDocumentList {
   /** By the manifest id (`sha256Hash` / `documentId`). */
   byId(id: string): TrustedDocument | undefined;
-  /** By the SHA-256 of a full document a client sent. */
-  byBodyHash(hash: string): TrustedDocument | undefined;
+  /**
+   * By the full text of a document a client sent. Equal texts are what equal SHA-256 hashes stand for, and a map
+   * lookup by text costs no hashing of every request's document.
+   */
+  byBody(body: string): TrustedDocument | undefined;
   documents(): readonly TrustedDocument[];
   /** Told each time the list changed (the documents are prepared again for the running schema). */
   onChange(listener: (documents: readonly TrustedDocument[]) => void): void;
@@ -84,7 +87,7 @@ export async function createTrustedDocumentList(options: TrustedDocumentListOpti
 
   return {
     byId: (id) => current.byId.get(id),
-    byBodyHash: (hash) => current.byHash.get(hash),
+    byBody: (body) => current.byBody.get(body),
     documents: () => current.documents,
     onChange: (listener) => void listeners.push(listener),
     close() {
@@ -98,7 +101,7 @@ function index(documents: readonly TrustedDocument[]) {
   return {
     documents,
     byId: new Map(documents.map((document) => [document.id, document])),
-    byHash: new Map(documents.map((document) => [document.bodyHash, document])),
+    byBody: new Map(documents.map((document) => [document.body, document])),
     text: JSON.stringify(documents),
   };
 }
