@@ -49,11 +49,15 @@ export interface PublicData {
  * cache sits inside the data sources, under the query plan: authorization, before and after the plan, applies to a
  * cached answer exactly as to a fresh one, so the cache never decides access.
  */
+/** Variables and passed-on headers up to this many characters go into a cache key as they are; longer ones, hashed. */
+const MAX_PLAIN_KEY_PART = 256;
+
 export function createPublicData(options: PublicDataOptions): PublicData {
   const { store } = options;
   let current: { id: string; hints: CacheHints; decisions: LRUCache<string, FetchDecision> } | undefined;
   // Every type ever named by a mutation of an unknown shape: bumping them all is how 'all' evicts.
   const seenTypes = new Set<string>();
+  const documentHashes = new LRUCache<string, string>({ max: MAX_FETCH_POLICIES });
 
   return {
     caching: store !== undefined,
@@ -82,8 +86,16 @@ export function createPublicData(options: PublicDataOptions): PublicData {
       return decision;
     },
     key(subgraph, query, variables, forwarded) {
-      const hash = createHash('sha256').update(query).update('\n').update(stableJson(variables ?? null)).update('\n').update(stableJson(forwarded)).digest('base64url');
-      return `${options.keyPrefix}:${current?.id ?? 'none'}:${subgraph}:${hash}`;
+      // The document's hash once per document (fetch documents are few and repeat); the variables and headers, short as
+      // they mostly are, as they are: hashing every fetch's key cost more than the lookup it serves.
+      let documentHash = documentHashes.get(query);
+      if (documentHash === undefined) {
+        documentHash = createHash('sha256').update(query).digest('base64url');
+        documentHashes.set(query, documentHash);
+      }
+      let rest = `${stableJson(variables ?? null)}\n${stableJson(forwarded)}`;
+      if (rest.length > MAX_PLAIN_KEY_PART) rest = createHash('sha256').update(rest).digest('base64url');
+      return `${options.keyPrefix}:${current?.id ?? 'none'}:${subgraph}:${documentHash}:${rest}`;
     },
     async lookup(key, policy) {
       if (store === undefined) return undefined;
