@@ -1,8 +1,11 @@
 // npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers,mixed --soak --cache both|on|off --gateway-env KEY=VALUE]
-// Runs the demo subgraphs, this gateway with every protection on, and a plain @apollo/gateway baseline, each its own
-// process with NODE_ENV=production, then drives both with autocannon (50 connections), alternating baseline and
-// gateway rounds so that machine drift hits both. Every response is checked against the expected body: a wrong or
-// partial answer counts as a failure, not as speed. Results print as a table and go to bench-results/latest.json.
+// Runs the demo subgraphs, this gateway with every protection on (with `--cache both`, the default, twice: with its
+// public data cache and without), and a plain @apollo/gateway baseline, each its own process with
+// NODE_ENV=production, then drives each with autocannon (50 connections), the targets' order rotating round by round
+// so that machine drift hits all. Every response is checked against the expected body: a wrong or partial answer
+// counts as a failure, not as speed. `callers` and `mixed` send from 200 distinct tokens; `mixed` sends the TestQuery,
+// the small query and the owner-dependent one in turn. `--soak` runs `mixed` on the gateway for 60 s and samples its
+// RSS every 5 s. Results print as a table and go to bench-results/latest.json.
 //
 // Two workloads measure the gateway alone, under abuse, and are not in the default set (see scripts/bench/):
 // `abuse` (the TestQuery load alone, beside fragment-expansion bombs, and beside graphql-js's quadratic validation
@@ -163,15 +166,6 @@ try {
     if (WORKLOADS[workload] === undefined && !isGatewayWorkload(workload)) throw new Error(`unknown workload ${workload}: choose from ${[...Object.keys(WORKLOADS), ...GATEWAY_WORKLOADS].join(', ')}`);
   }
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${clientToken}` };
-  const load = (target: Target, body: string, expectBody: string, seconds: number, tokens?: readonly string[]) =>
-    loadWith(target, {
-      body,
-      expectBody,
-      seconds,
-      headers,
-      connections,
-      ...(tokens === undefined ? {} : { headersFor: (index: number) => ({ ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }) }),
-    });
   const expected = async (target: Target, query: string, token = clientToken): Promise<string> => {
     const response = await fetch(target.url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
     const text = await response.text();
@@ -228,6 +222,53 @@ try {
     log: (line) => process.stderr.write(`${line}\n`),
   };
 
+  /**
+   * What each target must answer to each operation of a workload, checked, and a function that drives a target with
+   * the workload for some seconds (each answer compared with what it must be).
+   */
+  const runnerFor = async (workload: string, definition: { queries: readonly string[]; callers?: number }, targets: readonly Target[]) => {
+      const tokens = await Promise.all(Array.from({ length: definition.callers ?? 1 }, (_, index) => (definition.callers === undefined ? Promise.resolve(clientToken) : clientTokenFor(`caller-${index + 1}`))));
+  // What each target must answer to each operation, asked by the first caller and checked with the last: every caller
+  // of a workload must get the same answer, or the comparison would not be of equal work.
+  const answers = new Map<Target['name'], string[]>();
+  for (const target of targets) {
+    const bodies: string[] = [];
+    for (const query of definition.queries) {
+      const answer = await expected(target, query, tokens[0] ?? clientToken);
+      const last = await expected(target, query, tokens[tokens.length - 1] ?? clientToken);
+      if (answer !== last) throw new Error(`${workload}: ${target.name} answers its callers differently: ${answer.slice(0, 200)} / ${last.slice(0, 200)}`);
+      if (target.name !== 'baseline' && !ANSWERED_WITH_DENIALS.has(query) && (JSON.parse(answer) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${answer.slice(0, 300)}`);
+      bodies.push(answer);
+    }
+    answers.set(target.name, bodies);
+  }
+  const testQueryAt = definition.queries.indexOf(TEST_QUERY);
+  if (testQueryAt !== -1) {
+    const [baseline, ...gateways] = targets.map((target) => JSON.stringify(JSON.parse(answers.get(target.name)?.[testQueryAt] ?? '{}')));
+    if (JSON.parse(baseline ?? '{}').data === undefined) throw new Error('the baseline returned no data');
+    if (gateways.some((answer) => answer !== baseline)) throw new Error('baseline and gateway disagree on the TestQuery');
+  }
+  const run = (target: Target, seconds: number) => {
+    const bodies = answers.get(target.name) ?? [];
+    const queries = definition.queries.map((query) => JSON.stringify({ query }));
+    const one = queries.length === 1 && tokens.length === 1;
+    return loadWith(target, {
+      body: queries[0] ?? '',
+      expectBody: bodies[0] ?? '',
+      seconds,
+      headers,
+      connections,
+      ...(one
+        ? {}
+        : {
+            // Operation and caller each cycle on their own (3 and 200 are coprime): every caller sends every operation.
+            requestFor: (index: number) => ({ headers: { ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }, body: queries[index % queries.length] ?? '', expectBody: bodies[index % bodies.length] ?? '' }),
+          }),
+    });
+  };
+    return run;
+  };
+
   const results: Record<string, { note: string; rounds: Partial<Record<Target['name'], Round[]>> }> = {};
   let abuse: AbuseSummary | undefined;
   let planMiss: PlanMissSummary | undefined;
@@ -243,45 +284,7 @@ try {
     const definition = WORKLOADS[workload];
     if (definition === undefined) continue;
     const targets: Target[] = [await baselineFor(), await gatewayFor({ budget: 'far' }), ...(values.cache === 'both' ? [await noCacheFor()] : [])];
-    const tokens = await Promise.all(Array.from({ length: definition.callers ?? 1 }, (_, index) => (definition.callers === undefined ? Promise.resolve(clientToken) : clientTokenFor(`caller-${index + 1}`))));
-    // What each target must answer to each operation, asked by the first caller and checked with the last: every caller
-    // of a workload must get the same answer, or the comparison would not be of equal work.
-    const answers = new Map<Target['name'], string[]>();
-    for (const target of targets) {
-      const bodies: string[] = [];
-      for (const query of definition.queries) {
-        const answer = await expected(target, query, tokens[0] ?? clientToken);
-        const last = await expected(target, query, tokens[tokens.length - 1] ?? clientToken);
-        if (answer !== last) throw new Error(`${workload}: ${target.name} answers its callers differently: ${answer.slice(0, 200)} / ${last.slice(0, 200)}`);
-        if (target.name !== 'baseline' && !ANSWERED_WITH_DENIALS.has(query) && (JSON.parse(answer) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${answer.slice(0, 300)}`);
-        bodies.push(answer);
-      }
-      answers.set(target.name, bodies);
-    }
-    const testQueryAt = definition.queries.indexOf(TEST_QUERY);
-    if (testQueryAt !== -1) {
-      const [baseline, ...gateways] = targets.map((target) => JSON.stringify(JSON.parse(answers.get(target.name)?.[testQueryAt] ?? '{}')));
-      if (JSON.parse(baseline ?? '{}').data === undefined) throw new Error('the baseline returned no data');
-      if (gateways.some((answer) => answer !== baseline)) throw new Error('baseline and gateway disagree on the TestQuery');
-    }
-    const run = (target: Target, seconds: number) => {
-      const bodies = answers.get(target.name) ?? [];
-      const queries = definition.queries.map((query) => JSON.stringify({ query }));
-      const one = queries.length === 1 && tokens.length === 1;
-      return loadWith(target, {
-        body: queries[0] ?? '',
-        expectBody: bodies[0] ?? '',
-        seconds,
-        headers,
-        connections,
-        ...(one
-          ? {}
-          : {
-              // Operation and caller each cycle on their own (3 and 200 are coprime): every caller sends every operation.
-              requestFor: (index: number) => ({ headers: { ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }, body: queries[index % queries.length] ?? '', expectBody: bodies[index % bodies.length] ?? '' }),
-            }),
-      });
-    };
+    const run = await runnerFor(workload, definition, targets);
     results[workload] = { note: definition.note, rounds: {} };
     for (const target of targets) await run(target, warmupSec);
     for (let round = 0; round < rounds; round += 1) {
@@ -295,19 +298,20 @@ try {
     }
   }
 
-  let soak: { rssStartMb: number; rssEndMb: number; durationSec: number; rssEvery5sMb: number[]; failures: number } | undefined;
+  let soak: { workload: string; rssStartMb: number; rssEndMb: number; durationSec: number; rssEvery5sMb: number[]; failures: number; requests: number } | undefined;
   if (values.soak) {
+    // The mixed workload: many callers and kinds of operation fill every cache the gateway keeps (plans, documents,
+    // analyses, tokens, public data) to its bound, which one repeated request would not.
     const gateway = await gatewayFor({ budget: 'far' });
-    const body = JSON.stringify({ query: TEST_QUERY });
-    const expectedBody = await expected(gateway, TEST_QUERY);
-    await load(gateway, body, expectedBody, warmupSec);
+    const run = await runnerFor('mixed', WORKLOADS['mixed'] ?? { queries: [TEST_QUERY] }, [gateway]);
+    await run(gateway, warmupSec);
     const pid = gateway.process.child.pid ?? 0;
     const rssStartMb = rssMb(pid);
     const samples: number[] = [rssStartMb];
     const sampler = setInterval(() => samples.push(rssMb(pid)), 5_000);
-    const measured = await load(gateway, body, expectedBody, 60);
+    const measured = await run(gateway, 60);
     clearInterval(sampler);
-    soak = { rssStartMb, rssEndMb: rssMb(pid), durationSec: 60, rssEvery5sMb: samples, failures: measured.failures };
+    soak = { workload: 'mixed', rssStartMb, rssEndMb: rssMb(pid), durationSec: 60, rssEvery5sMb: samples, failures: measured.failures, requests: measured.requests };
   }
 
   const summary = Object.fromEntries(
