@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 
@@ -106,5 +107,47 @@ describe('introspection in production (off, a bypass role only)', () => {
     const typo = await production.query('{ topProducts(first: 1) { costPric } }', { headers: developer });
     expect(typo.status).toBe(400);
     expect(JSON.stringify(typo.body)).not.toContain('costPrice');
+  });
+});
+
+describe('the explorer keeps no token in the browser', () => {
+  let stack: Stack;
+  let browser: Browser;
+  beforeAll(async () => {
+    stack = await startStack();
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  // PASSES (refused): GraphiQL's history plugin writes each run's tab headers to localStorage (graphiql:queries) and
+  // takes no shouldPersistHeaders; the explorer's token, handed over in the fragment, still never reaches storage:
+  // the tab keeps no headers when they are not persisted.
+  it('writes a token handed over in the fragment nowhere in storage, even after a query ran with it', async () => {
+    const token = (await stack.as({ subject: '1', roles: ['admin'] }))['authorization']!.slice('Bearer '.length);
+    const context = await browser.newContext();
+    try {
+      await context.route('**/*', (route) => (new URL(route.request().url()).origin === stack.url ? route.continue() : route.abort('blockedbyclient')));
+      const page = await context.newPage();
+      await page.goto(`${stack.url}/explorer#token=${token}`);
+      await page.locator('[aria-label="Show Documentation Explorer"]').waitFor();
+      expect(page.url()).toBe(`${stack.url}/explorer`);
+      await page.locator('.graphiql-query-editor .monaco-editor').first().click();
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Delete');
+      await page.keyboard.insertText('{ topProducts(first: 1) { name costPrice } }');
+      await page.locator('[aria-label^="Execute query"]').click();
+      await expect.poll(async () => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' '), { timeout: 10_000 }).toContain('"costPrice": ');
+      await page.reload();
+      await page.locator('[aria-label="Show Documentation Explorer"]').waitFor();
+      const stored = (await page.evaluate('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])')) as string;
+      expect(stored).toContain('topProducts');
+      expect(stored).not.toContain(token);
+      expect(stored).not.toContain(token.split('.')[2]!);
+    } finally {
+      await context.close();
+    }
   });
 });
