@@ -31,6 +31,7 @@ import { graphqlHandler, type GraphQLHandler } from './common/graphqlHandler.js'
 import { createHttpServer } from './http/httpServer.js';
 import { explorerAssetDir, loadExplorerAssets } from './explorer/explorerAssets.js';
 import { documentGate } from './http/documentGate.js';
+import { csrfGate } from './http/csrfGate.js';
 import { createTrustedDocumentList } from './trustedDocuments/trustedDocumentList.js';
 import { trustedDocumentGate } from './trustedDocuments/trustedDocumentGate.js';
 import { validateTrustedDocuments } from './trustedDocuments/validateDocuments.js';
@@ -354,13 +355,15 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
             onUnlisted: ({ hash, clientName, operationName, refused }) =>
               (refused ? logger.info.bind(logger) : logger.warn.bind(logger))({ hash, clientName, operationName, mode: config.trustedDocuments.mode }, refused ? 'a document not in the trusted list was refused' : 'a document not in the trusted list was served (audit)'),
           });
-    handler =
+    const admitted =
       budget === undefined
         ? listed
         : admittedHandler(listed, budget, (request) => {
             metrics.rejections.inc({ reason: 'rate' });
             void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'rateLimited');
           });
+    // First of all, what any web page could make a browser send: refused before it costs or counts anything.
+    handler = config.csrfPrevention ? csrfGate(admitted, { apollo: serve }) : admitted;
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };

@@ -149,6 +149,9 @@ export function createHttpServer(options: HttpServerOptions) {
     request.log.info({ method: request.method, path: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
+  // GraphQL comes as JSON (or GET). Fastify would read a text/plain body up to the body limit, which a web page can
+  // make any visitor's browser send without a preflight: refused unread (415) instead.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', undefined);
   app.decorateRequest('clientToken', undefined);
   app.decorateRequest('trustedDocument', false);

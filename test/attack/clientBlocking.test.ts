@@ -42,13 +42,29 @@ describe('client blocking attacked', () => {
     const overlapping = `{ ${'topProducts { name } '.repeat(110)}}`;
     for (let image = 0; image < 6; image += 1) {
       const answer = await simpleGet(stack, overlapping, visitor);
-      // A request the browser sent on its own: it must be refused as CSRF (or at least not count against the visitor).
-      expect([400, 429]).toContain(answer.status);
+      // A request the browser sent on its own: refused as CSRF, before any gate reads it or it counts.
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('BAD_REQUEST');
     }
     await settle();
     const served = await appRequest(stack, visitor);
     expect(blockedClients(stack)).not.toContain(`ip:${visitor}`);
     expect(served.status).toBe(200);
+  });
+
+  it('does not let a cross-site page block its visitors\' address by navigating a frame to a refused GET', async () => {
+    const visitor = '198.51.100.15';
+    const overlapping = `{ ${'topProducts { name } '.repeat(110)}}`;
+    for (let frame = 0; frame < 6; frame += 1) {
+      // What a browser sends for <iframe src> or a link: it asks for a page, and Apollo answers with its landing page
+      // or its own CSRF refusal, never through the gateway's gates.
+      const answer = await fetch(`${stack.url}/graphql?query=${encodeURIComponent(overlapping)}`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', 'x-forwarded-for': visitor } });
+      expect([200, 400]).toContain(answer.status);
+      expect(await answer.text()).not.toContain('MAX_SELECTION_PAIRS_EXCEEDED');
+    }
+    await settle();
+    expect(blockedClients(stack)).not.toContain(`ip:${visitor}`);
+    expect((await appRequest(stack, visitor)).status).toBe(200);
   });
 
   // FINDING (same root cause): a `text/plain` POST is a simple request too; one over BODY_LIMIT_BYTES is refused 413
@@ -58,7 +74,8 @@ describe('client blocking attacked', () => {
     const big = 'x'.repeat(1_100_000);
     for (let post = 0; post < 6; post += 1) {
       const answer = await simpleTextPost(stack, big, visitor);
-      expect([413, 429]).toContain(answer.status);
+      // GraphQL comes as JSON: a text/plain body is refused unread.
+      expect(answer.status).toBe(415);
     }
     await settle();
     const served = await appRequest(stack, visitor);
@@ -66,12 +83,12 @@ describe('client blocking attacked', () => {
     expect(served.status).toBe(200);
   });
 
-  // PASSES (refused): what Apollo's CSRF prevention refuses first (a syntax error, unknown fields) does not count.
+  // What CSRF prevention refuses (a GET without a preflight header, a text/plain body) does not count.
   it('does not count simple requests that Apollo refuses as CSRF before parsing them', async () => {
     const visitor = '198.51.100.13';
     for (let probe = 0; probe < 12; probe += 1) {
       expect((await simpleGet(stack, `{ topProducts { secret${probe} } }`, visitor)).status).toBe(400);
-      expect((await simpleTextPost(stack, JSON.stringify({ query: `{ topProducts { other${probe} } }` }), visitor)).status).toBe(400);
+      expect((await simpleTextPost(stack, JSON.stringify({ query: `{ topProducts { other${probe} } }` }), visitor)).status).toBe(415);
     }
     await settle();
     expect((await appRequest(stack, visitor)).status).toBe(200);
