@@ -245,7 +245,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
     };
     trusted?.onChange(prepareTrusted);
     const apollo = new ApolloServer<GatewayContext>({
-      gateway: cacheControlled(gateway, publicData),
+      gateway: cacheControlled(gateway, publicData, { forwardHeaders: config.forwardHeaders }),
       logger,
       // Decided per caller (plugins/introspectionAccess.ts) and answered from the caller's view (authz/visibleIntrospection.ts).
       introspection: true,

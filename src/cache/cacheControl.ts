@@ -15,9 +15,12 @@ const MAX_OPERATION_POLICIES = 10_000;
  * `public` only ever goes to an anonymous caller: a signed-in caller's answer is shaped by who they are (the policy
  * removes or nulls fields for them, `me` is them), so it is `private` whatever the hints say. Anonymous callers all
  * get the same answer to the same operation (the policy decides alike for each of them), so a shared cache may keep
- * it. Every answer that may be kept says `Vary: authorization`.
+ * it. Every answer that may be kept says `Vary: authorization` and the headers passed on to subgraphs (FORWARD_HEADERS).
  */
-export function cacheControlled(inner: GatewayInterface, publicData: PublicData): GatewayInterface {
+export function cacheControlled(inner: GatewayInterface, publicData: PublicData, options: { forwardHeaders: readonly string[] }): GatewayInterface {
+  // An answer depends on the headers passed on to subgraphs (a tenant, a language) as much as on the caller: a
+  // shared cache must keep one per value of each, as the gateway's own cache does (they are in its keys).
+  const vary = ['authorization', ...options.forwardHeaders].join(', ');
   let policies = new LRUCache<string, { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' }>({ max: MAX_OPERATION_POLICIES });
   let policiesOf: unknown;
   const wrap = (execute: GatewayExecutor): GatewayExecutor => async (requestContext) => {
@@ -44,8 +47,8 @@ export function cacheControlled(inner: GatewayInterface, publicData: PublicData)
     // answer to the next user of the same browser, nor a shared cache an anonymous answer to a signed-in request.
     if (overall.policyIfCacheable() !== null) {
       const headers = requestContext.response?.http?.headers;
-      const vary = headers?.get('vary');
-      headers?.set('vary', vary === undefined || vary === '' ? 'authorization' : `${vary}, authorization`);
+      const already = headers?.get('vary');
+      headers?.set('vary', already === undefined || already === '' ? vary : `${already}, ${vary}`);
     }
     return result;
   };

@@ -64,7 +64,8 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
   const fetcherFor = (subgraph: string, timeoutMs: number): Fetcher => {
-    const fetch = async (url: string, init: FetcherRequestInit = {}) => {
+    const fetch = async (url: string, given: FetcherRequestInit = {}) => {
+      const init = withoutGeneration(given);
       const started = performance.now();
       try {
         const response = await transport.fetch(subgraph, timeoutMs, url, init);
@@ -112,6 +113,23 @@ function subgraphCredentials(mode: SubgraphAuthMode, tokens: SubgraphTokens): Su
 
 /** The decision on each request being sent, for `willSendRequest`, which gets the same request object. */
 const decisions = new WeakMap<object, FetchDecision>();
+/** The cache versions a public fetch read before it was sent (see CACHE_GENERATION_HEADER). */
+const generations = new WeakMap<object, string>();
+
+/**
+ * Carries, from a public fetch to the fetcher, the versions of the types its answer depends on as the cache read them:
+ * in-flight deduplication keys on the request's headers, so a fetch that starts after a mutation never joins one sent
+ * before it, whose answer would be stored as fresh under the new versions. The fetcher takes it out: no subgraph
+ * sees it.
+ */
+const CACHE_GENERATION_HEADER = 'x-gateway-cache-generation';
+
+function withoutGeneration(init: FetcherRequestInit): FetcherRequestInit {
+  const headers = init.headers as Record<string, string> | undefined;
+  if (headers === undefined || !(CACHE_GENERATION_HEADER in headers)) return init;
+  const { [CACHE_GENERATION_HEADER]: _generation, ...rest } = headers;
+  return { ...init, headers: rest };
+}
 const INCOMING_OPERATION = 'incoming operation' as Extract<GraphQLDataSourceProcessOptions, { incomingRequestContext: unknown }>['kind'];
 
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -152,6 +170,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         const key = publicData.key(this.subgraph, query, options.request.variables, options.context.forwardedHeaders ?? {});
         const found = await publicData.lookup(key, decision.policy);
         if (found?.hit === true) return JSON.parse(found.body) as GatewayGraphQLResponse;
+        if (found !== undefined) generations.set(options.request, found.versions.join('.'));
         const response = await super.process(options);
         if (found !== undefined && response.data != null && (response.errors === undefined || response.errors.length === 0)) {
           // Not waited for: the caller has its answer; a store that fails only means the next request fetches again.
@@ -179,6 +198,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const forwarded: Readonly<Record<string, string>> = context.forwardedHeaders ?? {};
     for (const [name, value] of Object.entries(forwarded)) headers.set(name, value);
     if (context.requestId) headers.set('x-request-id', context.requestId);
+    const generation = generations.get(request);
+    if (generation !== undefined) headers.set(CACHE_GENERATION_HEADER, generation);
     // A public fetch is everyone's: to a `mint` subgraph it goes as the anonymous caller, so its answer cannot depend
     // on who asked, the subgraph never learns who did, and callers share it in flight. A `forward` subgraph keeps the
     // caller's token: the gateway has no token of its own that such a subgraph accepts, and sending none would fail
