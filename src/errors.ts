@@ -98,7 +98,7 @@ export function createFormatError(options: {
 /** Longest message a client gets: graphql-js quotes a bad variable's value in full, twice. */
 const MAX_MESSAGE_LENGTH = 500;
 
-function boundedMessage(formatted: GraphQLFormattedError): GraphQLFormattedError {
+export function boundedMessage(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const message: unknown = formatted.message;
   if (typeof message !== 'string') return { ...formatted, message: 'Internal server error' };
   if (message.length <= MAX_MESSAGE_LENGTH) return formatted;

@@ -267,7 +267,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
       ...(config.limits.maxTokens !== 'off' ? { parseOptions: { maxTokens: config.limits.maxTokens } } : {}),
       // Apollo Server would stop itself on SIGTERM and re-raise the signal, killing requests in flight; main.ts drains.
       stopOnTerminationSignals: false,
-      plugins: gatewayPlugins({ config, logger, analyzer, metrics, clientGuard }),
+      plugins: gatewayPlugins({ config, logger, analyzer, metrics, clientGuard, viewOf: (schema, principal) => gateway.viewOf(schema, principal) }),
     });
 
     const explorer = config.explorer ? await loadExplorerAssets() : undefined;

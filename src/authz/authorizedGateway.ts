@@ -4,7 +4,7 @@ import type { OperationAnalysis } from '../analysis/operationAnalysis.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
-import { ANONYMOUS } from '../auth/principal.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { ErrorCode, policyError, unresolvedOperation } from '../errors.js';
 import type { Logger } from '../common/logger.js';
@@ -67,7 +67,12 @@ interface SchemaState {
 export function authorizedGateway(
   inner: GatewayInterface,
   options: AuthorizationOptions,
-): GatewayInterface & { prepare(facts: SupergraphFacts): void; prime(apiSchema: GraphQLSchema, documents: ReadonlyMap<string, DocumentNode>): void } {
+): GatewayInterface & {
+  prepare(facts: SupergraphFacts): void;
+  prime(apiSchema: GraphQLSchema, documents: ReadonlyMap<string, DocumentNode>): void;
+  /** The caller's view of a served schema (what their introspection answers); undefined: nothing of Query, or unknown. */
+  viewOf(apiSchema: GraphQLSchema, principal: Principal): Promise<GraphQLSchema | undefined>;
+} {
   const { logger } = options;
   const states = new WeakMap<GraphQLSchema, SchemaState | Error>();
 
@@ -173,6 +178,10 @@ export function authorizedGateway(
 
   return {
     prepare,
+    async viewOf(apiSchema, principal) {
+      const state = states.get(apiSchema);
+      return state === undefined || state instanceof Error ? undefined : state.views.of(principal);
+    },
     prime(apiSchema, documents) {
       const state = states.get(apiSchema);
       if (state !== undefined && !(state instanceof Error)) state.execution.prime(documents);

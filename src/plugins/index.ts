@@ -1,3 +1,5 @@
+import type { GraphQLSchema } from 'graphql';
+import type { Principal } from '../auth/principal.js';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginLandingPageDisabled,
@@ -13,7 +15,7 @@ import { metricsPlugin } from './metrics.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { operationLimits } from '../limits/operationLimits.js';
 import { persistedQueryHash } from './persistedQueryHash.js';
-import { schemaDetailsHidden } from './schemaDetails.js';
+import { schemaDescriptions } from './schemaDetails.js';
 import { introspectionAccess } from './introspectionAccess.js';
 import { sandboxLandingPage } from './landingPage.js';
 import type { RequestAnalyzer } from '../analysis/requestAnalyzer.js';
@@ -27,10 +29,12 @@ export interface PluginOptions {
   metrics: GatewayMetrics;
   /** Counts what each operation did against its client; absent when client blocking is off. */
   clientGuard?: ClientGuard | undefined;
+  /** The caller's view of a served schema (authz/visibleSchema.ts), which validation messages keep to. */
+  viewOf: (schema: GraphQLSchema, principal: Principal) => Promise<GraphQLSchema | undefined>;
 }
 
 /** Every Apollo Server plugin of the gateway, in the order they run. */
-export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
+export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard, viewOf }: PluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     // Nothing leaves for Apollo's servers, even when an APOLLO_KEY is in the environment.
     ApolloServerPluginUsageReportingDisabled(),
@@ -41,8 +45,9 @@ export function gatewayPlugins({ config, logger, analyzer, metrics, clientGuard 
     metricsPlugin(metrics),
     // Like the metrics, it reads every error before any is merged or cut short.
     ...(clientGuard !== undefined ? [suspicionSignals(clientGuard, config.clientBlocking.weights)] : []),
-    // In production without introspection, no message describes the schema (before the cap: they become one).
-    ...(config.mode === 'production' && !config.introspection ? [schemaDetailsHidden({ bypassRoles: config.trustedDocuments.bypassRoles })] : []),
+    // No message describes more of the schema than the caller's introspection would: in production without
+    // introspection nothing (but to a bypass role), elsewhere the caller's view (before the cap: they become one).
+    schemaDescriptions({ hideUnlessBypass: config.mode === 'production' && !config.introspection, hideSuggestions: !config.introspection, maxErrors: config.limits.maxErrors, bypassRoles: config.trustedDocuments.bypassRoles, viewOf }),
     // Apollo Server allows introspection (see gateway.ts): where it is off, this refuses it to all but a bypass role.
     ...(config.introspection ? [] : [introspectionAccess({ bypassRoles: config.trustedDocuments.bypassRoles })]),
     // After the metrics, which count every refusal in the full list: only the answer is cut short.

@@ -46,6 +46,16 @@ describe('the caller\'s view in development (introspection on)', () => {
     const hiddenMutation = await stack.query('mutation { createProduct(upc: "x") { upc } }');
     const text = JSON.stringify([typo.body, hiddenMutation.body]);
     expect(['costPrice', 'Int!', 'argument "name"', 'argument "price"'].filter((leak) => text.includes(leak))).toEqual([]);
+    expect(typo.body.errors).toEqual([{ message: 'Cannot query field "costPric" on type "Product".', locations: [{ line: 1, column: 27 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+    expect(hiddenMutation.body.errors).toEqual([{ message: 'The operation does not validate against the schema', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+  });
+
+  it('keeps graphql-js\'s help for what the caller may see: an admin is told of costPrice', async () => {
+    const admin = await stack.as({ subject: '1', roles: ['admin'] });
+    const typo = await stack.query('{ topProducts(first: 1) { costPric } }', { headers: admin });
+    expect(typo.body.errors).toEqual([{ message: 'Cannot query field "costPric" on type "Product". Did you mean "costPrice"?', locations: [{ line: 1, column: 27 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+    const anonymous = await stack.query('{ topProducts(first: 1) { nme } }');
+    expect(anonymous.body.errors?.[0]?.message).toBe('Cannot query field "nme" on type "Product". Did you mean "name"?');
   });
 });
 
