@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { redisServer, type RedisServer } from './redisServer.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryCacheStore, type CacheMiss, type CacheStore, type EvictionReason } from '../src/cache/cacheStore.js';
 import { redisCacheStore } from '../src/cache/redisCacheStore.js';
@@ -52,44 +50,25 @@ describe('the in-memory cache store', () => {
 });
 
 describe('the Redis cache store while its Redis stops and comes back', () => {
-  const children = new Set<ChildProcess>();
+  const servers: RedisServer[] = [];
   const stores: CacheStore[] = [];
-
-  const freePort = async () => {
-    const server = createNetServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  };
-  const startRedis = async (port: number) => {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    return child;
-  };
-  const stopRedis = async (child: ChildProcess) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  };
 
   afterAll(async () => {
     await Promise.all(stores.map((store) => store.close()));
-    await Promise.all([...children].map(stopRedis));
+    await Promise.all(servers.map((server) => server.stop()));
   });
 
   it('answers from the process while Redis is away, then tells Redis what changed meanwhile and empties the fallback', async () => {
-    const port = await freePort();
+    const redis = await redisServer();
+    servers.push(redis);
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger({ level: 'info', destination: logCollector(lines) });
     const keyPrefix = `test:cache-store:${randomUUID()}`;
     const fallback = memoryCacheStore({ maxEntries: 10, maxMiB: 1 });
-    const redis = await startRedis(port);
-    const store = redisCacheStore({ redisUrl: `redis://127.0.0.1:${port}`, keyPrefix, fallback, logger });
+    await redis.start();
+    const store = redisCacheStore({ redisUrl: redis.url, keyPrefix, fallback, logger });
     stores.push(store);
-    const direct = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    const direct = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     direct.on('error', () => undefined);
     try {
       // Until the store has connected, what it keeps stays in the process: store until Redis holds it.
@@ -103,14 +82,14 @@ describe('the Redis cache store while its Redis stops and comes back', () => {
       const recoveries = said('Redis is back; public answers');
       expect(await store.lookup(`${keyPrefix}:a`, ['Product'])).toEqual({ hit: true, body: 'shared' });
 
-      await stopRedis(redis);
+      await redis.stop();
       await waitFor(() => said('Redis is unreachable; public answers') > outages);
       await store.store(`${keyPrefix}:b`, 'local', 60, await miss(store, `${keyPrefix}:b`, ['Product']));
       expect(await store.lookup(`${keyPrefix}:b`, ['Product'])).toEqual({ hit: true, body: 'local' });
       await store.changed(['Product']);
       expect((await store.lookup(`${keyPrefix}:b`, ['Product'])).hit).toBe(false);
 
-      await startRedis(port);
+      await redis.start();
       await waitFor(() => said('Redis is back; public answers') > recoveries);
       await waitFor(async () => (await direct.get(`${keyPrefix}:v:Product`).catch(() => null)) === '1');
       expect((await fallback.lookup(`${keyPrefix}:b`, [])).hit).toBe(false);

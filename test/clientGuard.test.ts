@@ -1,8 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -14,19 +10,14 @@ import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfError
 import { createLogger } from '../src/common/logger.js';
 import { connectRedis, type SharedRedis } from '../src/common/redis.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
-import { productionEnv } from './harness.js';
+import { logCollector, productionEnv, waitFor } from './harness.js';
+import { redisServer, type RedisServer } from './redisServer.js';
 
 const user = (subject: string): Principal => ({ kind: 'user', subject, roles: [], scopes: [] });
 
 function collectingLogger() {
   const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination }), lines };
+  return { logger: createLogger({ level: 'info', destination: logCollector(lines) }), lines };
 }
 
 function options(overrides: Partial<ClientGuardOptions> = {}): ClientGuardOptions {
@@ -318,71 +309,28 @@ describe('client blocking settings', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(25);
-  }
-}
-
 describe('blocks shared through Redis', () => {
-  let port: number;
-  let redisServer: ChildProcess | undefined;
+  let redis: RedisServer;
   const opened: { guard: ClientGuard; redis: SharedRedis }[] = [];
 
-  const startRedis = async () => {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    redisServer = child;
-    await until('redis-server answers PING', async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    });
-  };
-  const stopRedis = async () => {
-    const child = redisServer;
-    redisServer = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  };
   const replica = async (keyPrefix: string, logger = collectingLogger().logger, onBlock?: (reason: SuspicionSignal) => void) => {
-    const redis = connectRedis(`redis://127.0.0.1:${port}`, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
-    const guard = await createClientGuard(options({ keyPrefix, redis, logger, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
-    opened.push({ guard, redis });
-    await until('the replica reaches Redis', () => redis.client.status === 'ready');
+    const shared = connectRedis(redis.url, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
+    const guard = await createClientGuard(options({ keyPrefix, redis: shared, logger, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
+    opened.push({ guard, redis: shared });
+    await waitFor(() => shared.client.status === 'ready');
     return guard;
   };
 
   beforeAll(async () => {
-    port = await freePort();
-    await startRedis();
+    redis = await redisServer();
+    await redis.start();
   });
   afterAll(async () => {
-    for (const { guard, redis } of opened) {
+    for (const { guard, redis: shared } of opened) {
       await guard.close();
-      await redis.close();
+      await shared.close();
     }
-    await stopRedis();
+    await redis?.stop();
   });
 
   it('blocks a client on every replica once one of them blocked it, and one score counts what each replica saw', async () => {
@@ -393,7 +341,7 @@ describe('blocks shared through Redis', () => {
     expect([a, b, c].map((guard) => guard.blocked(ANONYMOUS, '203.0.113.50'))).toEqual([undefined, undefined, undefined]);
     await c.note(ANONYMOUS, '203.0.113.50', 'invalid');
     expect(c.blocked(ANONYMOUS, '203.0.113.50')).toBeDefined();
-    await until('every replica knows the block', () => a.blocked(ANONYMOUS, '203.0.113.50') !== undefined && b.blocked(ANONYMOUS, '203.0.113.50') !== undefined);
+    await waitFor(() => a.blocked(ANONYMOUS, '203.0.113.50') !== undefined && b.blocked(ANONYMOUS, '203.0.113.50') !== undefined);
     expect(a.blocked(ANONYMOUS, '203.0.113.51')).toBeUndefined();
   });
 
@@ -404,7 +352,7 @@ describe('blocks shared through Redis', () => {
     for (let request = 0; request < 9; request += 1) await a.note(ANONYMOUS, '203.0.113.55', 'invalid');
     await Promise.all([a.note(ANONYMOUS, '203.0.113.55', 'invalid'), b.note(ANONYMOUS, '203.0.113.55', 'rateLimited'), b.note(ANONYMOUS, '203.0.113.55', 'invalid')]);
     expect(blocks).toHaveLength(1);
-    await until('both know the block', () => a.blocked(ANONYMOUS, '203.0.113.55') !== undefined && b.blocked(ANONYMOUS, '203.0.113.55') !== undefined);
+    await waitFor(() => a.blocked(ANONYMOUS, '203.0.113.55') !== undefined && b.blocked(ANONYMOUS, '203.0.113.55') !== undefined);
     expect(a.blocked(ANONYMOUS, '203.0.113.55')?.strikes).toBe(1);
     expect(remainingSec(b, ANONYMOUS, '203.0.113.55')).toBe(30);
   });
@@ -413,14 +361,14 @@ describe('blocks shared through Redis', () => {
     const keyPrefix = `test-${randomUUID()}`;
     const [a, b] = [await replica(keyPrefix), await replica(keyPrefix)];
     expect(await blockedAfter(a, user('mallory'), '192.0.2.1', 'limit', 5)).toBe(5);
-    await until('b knows the block', () => b.blocked(user('mallory'), '192.0.2.1') !== undefined);
-    const client = new Redis({ host: '127.0.0.1', port });
+    await waitFor(() => b.blocked(user('mallory'), '192.0.2.1') !== undefined);
+    const client = new Redis(redis.url);
     try {
       const blocks = await readBlocks(client, keyPrefix);
       expect(blocks).toEqual([{ client: 'sub:mallory', untilMs: expect.any(Number), reason: 'limit', strikes: 1 }]);
       expect(blocks[0]!.untilMs - Date.now()).toBeGreaterThan(25_000);
       expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(true);
-      await until('every replica lifted the block', () => a.blocked(user('mallory'), '192.0.2.1') === undefined && b.blocked(user('mallory'), '192.0.2.1') === undefined);
+      await waitFor(() => a.blocked(user('mallory'), '192.0.2.1') === undefined && b.blocked(user('mallory'), '192.0.2.1') === undefined);
       expect(await readBlocks(client, keyPrefix)).toEqual([]);
       expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(false);
       // Its strikes were forgotten: the next block is a first one again.
@@ -436,22 +384,22 @@ describe('blocks shared through Redis', () => {
     const a = await replica(keyPrefix);
     expect(await blockedAfter(a, ANONYMOUS, '203.0.113.60', 'limit', 5)).toBe(5);
     const late = await replica(keyPrefix);
-    await until('the late replica read the block', () => late.blocked(ANONYMOUS, '203.0.113.60') !== undefined);
+    await waitFor(() => late.blocked(ANONYMOUS, '203.0.113.60') !== undefined);
   });
 
   it('keeps blocking in each process while Redis is down, says so once, and shares blocks again once it is back', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const { logger, lines } = collectingLogger();
     const [a, b] = [await replica(keyPrefix, logger), await replica(keyPrefix)];
-    await stopRedis();
+    await redis.stop();
     expect(await blockedAfter(a, ANONYMOUS, '203.0.113.70', 'limit', 5)).toBe(5);
     await sleep(300);
     expect(b.blocked(ANONYMOUS, '203.0.113.70')).toBeUndefined();
     expect(lines.filter((line) => line['msg'] === 'Redis is unreachable; blocks are local')).toHaveLength(1);
-    await startRedis();
-    await until('a is back on Redis', () => lines.some((line) => line['msg'] === 'Redis is back; blocks are shared'), 10_000);
-    await until('b is back on Redis', () => opened.every(({ redis }) => redis.client.status === 'ready'), 10_000);
+    await redis.start();
+    await waitFor(() => lines.some((line) => line['msg'] === 'Redis is back; blocks are shared'), 10_000);
+    await waitFor(() => opened.every(({ redis: shared }) => shared.client.status === 'ready'), 10_000);
     expect(await blockedAfter(a, ANONYMOUS, '203.0.113.71', 'limit', 5)).toBe(5);
-    await until('b knows the new block', () => b.blocked(ANONYMOUS, '203.0.113.71') !== undefined, 10_000);
+    await waitFor(() => b.blocked(ANONYMOUS, '203.0.113.71') !== undefined, 10_000);
   });
 });

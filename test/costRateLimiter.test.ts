@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { redisServer, type RedisServer } from './redisServer.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/common/logger.js';
 import { createCostRateLimiter, type CostRateLimiter, type CostRateLimiterOptions } from '../src/rateLimit/costRateLimiter.js';
@@ -34,16 +32,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
     await sleep(25);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A short-lived client for the test's own look at Redis; it never retries, so a stopped Redis fails it at once. */
@@ -151,41 +139,25 @@ describe('a cost budget shared through Redis', () => {
 });
 
 describe('a cost budget whose Redis stops and comes back', () => {
-  const children = new Set<ChildProcess>();
+  const servers: RedisServer[] = [];
   const limiters: CostRateLimiter[] = [];
-
-  async function startRedis(port: number): Promise<ChildProcess> {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    await until('redis-server answers PING', async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      return withRedis(port, async (client) => (await client.ping()) === 'PONG').catch(() => false);
-    });
-    return child;
-  }
-
-  async function stopRedis(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
 
   afterAll(async () => {
     await Promise.all(limiters.map((limiter) => limiter.close()));
-    await Promise.all([...children].map(stopRedis));
+    await Promise.all(servers.map((server) => server.stop()));
   });
 
   it('keeps answering from memory while Redis is down, says so once, and shares the budget again when Redis is back', async () => {
-    const port = await freePort();
+    const redis = await redisServer();
+    servers.push(redis);
+    const { port } = redis;
     const keyPrefix = `test:cost:${randomUUID()}`;
     const { logger, lines } = collectingLogger();
     const options = { points: 10, windowSec: 30, redisUrl: `redis://127.0.0.1:${port}`, keyPrefix, logger };
     const warnings = () => lines.filter((line) => line.level === WARN);
     const backNotices = () => lines.filter((line) => line.level === INFO && /back/.test(String(line.msg)));
 
-    const redis = await startRedis(port);
+    await redis.start();
     const limiter = createCostRateLimiter(options);
     limiters.push(limiter);
     await untilChargesReachRedis(limiter, port, keyPrefix);
@@ -193,7 +165,7 @@ describe('a cost budget whose Redis stops and comes back', () => {
     expect(await withRedis(port, (client) => client.get(`${keyPrefix}:erin`))).toBe('3');
     expect(warnings()).toEqual([]);
 
-    await stopRedis(redis);
+    await redis.stop();
     await until('the outage is logged', () => warnings().length > 0);
     // The in-memory limiter starts from a fresh budget, and still refuses past it.
     expect(await limiter.consume('erin', 4)).toMatchObject({ allowed: true, remaining: 6 });
@@ -205,7 +177,7 @@ describe('a cost budget whose Redis stops and comes back', () => {
     expect(warnings()[0]).toMatchObject({ redis: `redis://127.0.0.1:${port}`, msg: expect.stringMatching(/unreachable/) });
     expect(backNotices()).toEqual([]);
 
-    await startRedis(port);
+    await redis.start();
     await until('the recovery is logged', () => backNotices().length > 0);
     // The restarted Redis is empty; memory still holds erin at over budget, so an allowed charge came from Redis.
     expect(await limiter.consume('erin', 4)).toMatchObject({ allowed: true, remaining: 6 });

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { readBlocks, unblock } from '../clientBlocking/blockList.js';
-import { ConfigError, loadConfig, type GatewayConfig } from '../config/index.js';
+import type { GatewayConfig } from '../config/index.js';
 import { withoutCredentials } from '../common/redis.js';
-import { CONFIG_OPTION, configModuleFor } from './configOption.js';
+import { CONFIG_OPTION, configFor } from './configOption.js';
 import type { CliIo, Command } from './io.js';
 
 const USAGE = 'Usage: gateway blocks list [--json] [--config <module>]\n       gateway blocks unblock <client> [--config <module>]   (a client as listed: ip:<address> or sub:<subject>)\n';
@@ -20,14 +20,8 @@ export const blocksCommand: Command = async (args, io) => {
     io.stderr(USAGE);
     return 2;
   }
-  let config: GatewayConfig;
-  try {
-    config = loadConfig(io.env, { module: await configModuleFor(values.config, io) });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr(`${error.message}\n`);
-    return 2;
-  }
+  const config = await configFor(values.config, io);
+  if (config === undefined) return 2;
   const redisUrl = config.rateLimit.redisUrl;
   if (redisUrl === undefined) {
     io.stderr('Client blocks are shared only through Redis (REDIS_URL): without it each gateway process keeps its own, which end with their cooldown or a restart.\n');

@@ -5,8 +5,7 @@ import { printSchema } from 'graphql';
 import { accessMatrix, apiSchemaOf, callerClasses, formatAccessMatrix } from '../authz/accessMatrix.js';
 import { compilePolicy, type Policy } from '../authz/compilePolicy.js';
 import { visibleSchemas } from '../authz/visibleSchema.js';
-import { ConfigError, loadConfig } from '../config/index.js';
-import { CONFIG_OPTION, configModuleFor } from './configOption.js';
+import { CONFIG_OPTION, configFor } from './configOption.js';
 import type { Command } from './io.js';
 
 /**
@@ -22,15 +21,10 @@ export const permissionsCommand: Command = async (args, io) => {
     args,
     options: { supergraph: { type: 'string', default: 'schema/supergraph.graphql' }, check: { type: 'boolean', default: false }, as: { type: 'string' }, ...CONFIG_OPTION },
   });
-  let policy;
-  try {
-    // The policy as the gateway would apply it: the module's, through the same validation (and defaults) as at start.
-    ({ policy } = loadConfig(io.env, { module: await configModuleFor(values.config, io) }));
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr(`${error.message}\n`);
-    return 2;
-  }
+  // The policy as the gateway would apply it: the module's, through the same validation (and defaults) as at start.
+  const config = await configFor(values.config, io);
+  if (config === undefined) return 2;
+  const { policy } = config;
   if (values.as !== undefined && values.check) {
     io.stderr('--as prints one caller class\'s view, --check checks every field: use one of them\n');
     return 2;

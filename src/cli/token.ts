@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadOrCreateDevKey, signDevToken } from '../auth/devIssuer.js';
-import { ConfigError, loadConfig } from '../config/index.js';
-import { CONFIG_OPTION, configModuleFor } from './configOption.js';
+import { CONFIG_OPTION, configFor } from './configOption.js';
 import type { Command } from './io.js';
 import { EXPLORER_PATH } from '../explorer/explorerPage.js';
 
@@ -14,14 +13,8 @@ export const tokenCommand: Command = async (args, io) => {
     args,
     options: { sub: { type: 'string', default: '1' }, roles: { type: 'string', default: '' }, scopes: { type: 'string', default: '' }, ttl: { type: 'string', default: '3600' }, ...CONFIG_OPTION },
   });
-  let config;
-  try {
-    config = loadConfig(io.env, { module: await configModuleFor(values.config, io) });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr(`${error.message}\n`);
-    return 2;
-  }
+  const config = await configFor(values.config, io);
+  if (config === undefined) return 2;
   const source = config.auth.keySource;
   if (config.mode === 'production') {
     io.stderr('npm run token signs development tokens only, never for a production gateway: get a token from your identity provider.\n');

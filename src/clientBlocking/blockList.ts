@@ -43,6 +43,8 @@ export interface BlockListOptions {
 export interface BlockList {
   /** The block on `client` now, if any. */
   get(client: string): Block | undefined;
+  /** True when no client is blocked (nor any block kept past its end): most of the time, and then nothing is looked up. */
+  empty(): boolean;
   /** Blocks `client` for `seconds` here and, through Redis, on every replica. */
   add(block: Omit<Block, 'untilMs'>, seconds: number): Promise<void>;
   /** The clients blocked now. */
@@ -110,6 +112,7 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
       const message: BlockMessage = { op: 'block', client: block.client, ms: seconds * 1000, reason: block.reason, strikes: block.strikes };
       await redis.client.multi().set(`${keys.details}:${block.client}`, JSON.stringify({ reason: block.reason, strikes: block.strikes }), 'PX', seconds * 1000).publish(keys.channel, JSON.stringify(message)).exec();
     },
+    empty: () => local.size === 0,
     list,
     size: () => list().length,
     async close() {

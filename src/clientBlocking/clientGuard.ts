@@ -151,7 +151,8 @@ export async function createClientGuard(options: ClientGuardOptions): Promise<Cl
 
   return {
     blocked(principal, clientIp) {
-      if (allowlisted(principal, clientIp)) return undefined;
+      // Every request asks: with nobody blocked, the answer costs no key and no allowlist check.
+      if (blocks.empty() || allowlisted(principal, clientIp)) return undefined;
       return blocks.get(clientKeyOf(principal, clientIp));
     },
     async note(principal, clientIp, signal, repeatOf) {

@@ -93,8 +93,8 @@ function isGraphqlJsValidationError(error: GraphQLFormattedError): boolean {
 
 /** The code of an error whose message may describe the schema, or undefined. */
 function describesSchema(error: GraphQLFormattedError): string | undefined {
+  if (isGraphqlJsValidationError(error)) return ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED;
   const code = error.extensions?.['code'];
-  if (code === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED && error.extensions?.['validationErrorCode'] === undefined && error.path === undefined) return code;
   // Variable coercion (before execution, no path): it names the input types' fields.
   if (code === ApolloServerErrorCode.BAD_USER_INPUT && error.path === undefined && error.message.startsWith('Variable "$')) return code;
   return undefined;

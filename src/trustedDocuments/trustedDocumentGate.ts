@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { hasBypassRole } from '../auth/principal.js';
 import type { GraphQLHandler } from '../common/graphqlHandler.js';
 import { ErrorCode, errorBody } from '../errors.js';
 import { sha256Hex, type TrustedDocument } from './manifest.js';
@@ -37,7 +37,6 @@ const REMEMBERED_UNLISTED = 10_000;
  */
 export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDocumentGateOptions): GraphQLHandler {
   const told = new Set<string>();
-  const bypasses = (principal: Principal) => principal.kind === 'user' && principal.roles.some((role) => options.bypassRoles.includes(role));
 
   return async (request, reply) => {
     const sent = requestParts(request);
@@ -53,7 +52,7 @@ export function trustedDocumentGate(handler: GraphQLHandler, options: TrustedDoc
     }
     if (query === undefined && id === undefined) return handler(request, reply);
     if (options.mode === 'off') return handler(request, reply);
-    if (bypasses(request.principal ?? ANONYMOUS)) {
+    if (hasBypassRole(request.principal, options.bypassRoles)) {
       options.onResult('bypass', clientName(request), request);
       return handler(request, reply);
     }

@@ -7,6 +7,7 @@ import { analyzeOperation, type ObjectSelection } from '../../src/analysis/opera
 import { apiSchemaOf } from '../../src/authz/accessMatrix.js';
 import { COMMITTED_SUPERGRAPH, startStack, type Stack } from '../harness.js';
 import { compareAnswers } from './compareAnswers.js';
+import { seededRandom } from './seededRandom.js';
 
 // Random documents over the demo graph (fragments, inline fragments, aliases, @skip/@include with variables), run as
 // non-admin callers and as an admin; a non-admin answer must be the admin's with some values nulled, and must never
@@ -16,15 +17,7 @@ const supergraph = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
 const schema = apiSchemaOf(supergraph);
 const model = costModel(parse(supergraph));
 
-let seed = Number(process.env['FUZZ_SEED'] ?? 12345);
-const rand = () => {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+const { rand, pick } = seededRandom(12345);
 
 const EMAILS = ['ada@example.com', 'alan@example.com', 'grace@example.com', 'edsger@example.com', 'barbara@example.com', 'margaret@example.com'];
 const BIRTHDAYS = [18151210, 19120623, 19061209, 19300511, 19391107, 19360817];

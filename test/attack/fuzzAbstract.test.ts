@@ -17,6 +17,7 @@ import { interfaceObjectGraph } from '../federation/fixtures/interfaceObject/ind
 import { interfacesGraph } from '../federation/fixtures/interfaces/index.js';
 import { unionsGraph } from '../federation/fixtures/unions/index.js';
 import { compareAnswers } from './compareAnswers.js';
+import { seededRandom } from './seededRandom.js';
 
 // Random documents over graphs with interfaces, unions and @interfaceObject (inline fragments on possible types and
 // interfaces, named fragments, aliases, @skip/@include with variables, __typename aliased or not), answered by a
@@ -81,15 +82,7 @@ const GRAPHS: Graph[] = [
   },
 ];
 
-let seed = Number(process.env['FUZZ_SEED'] ?? 4242);
-const rand = () => {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+const { rand, pick } = seededRandom(4242);
 
 function generate(schema: GraphQLSchema): { query: string; variables: Record<string, boolean> } {
   const fragments: { name: string; type: string; text: string }[] = [];

@@ -1,44 +1,8 @@
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type GraphQLResponse, type Stack } from '../harness.js';
+import { slowProxy } from '../slowProxy.js';
 
 // The public data cache and cross-caller sharing (README, "Caching public data") attacked.
-
-/**
- * A proxy in front of a subgraph that holds back the answers to requests whose body contains `marker` by `delayMs`
- * (the subgraph has already answered: what is held back is what it said then), and passes every other at once.
- */
-async function holdingProxy(target: string, marker: string, delayMs: number): Promise<{ url: string; close(): void }> {
-  const server = createServer((incoming, outgoing) => {
-    const chunks: Buffer[] = [];
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-    incoming.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const hold = body.toString('utf8').includes(marker) ? delayMs : 0;
-      const forward = httpRequest(target, { method: incoming.method, headers: incoming.headers }, (answer) => {
-        const parts: Buffer[] = [];
-        answer.on('data', (part: Buffer) => parts.push(part));
-        answer.on('end', () =>
-          setTimeout(() => {
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-            outgoing.end(Buffer.concat(parts));
-          }, hold),
-        );
-      });
-      forward.on('error', () => outgoing.destroy());
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
-    close() {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 const reviewIds = (response: GraphQLResponse) => ((response.body.data?.['product'] as { reviews: { id: string }[] } | null)?.reviews ?? []).map((review) => review.id);
 
@@ -47,7 +11,7 @@ describe('a mutation while a public fetch is in flight (CACHE_MODE=memory)', () 
   beforeAll(async () => {
     // The reviews subgraph's answers to a product's reviews take 800 ms to come back (a slow network, a busy subgraph);
     // everything else, the deletion and the rule's look-up of a review's author included, comes back at once.
-    stack = await startStack({ env: { CACHE_MODE: 'memory' }, through: { reviews: (url) => holdingProxy(url, 'reviews(', 800) } });
+    stack = await startStack({ env: { CACHE_MODE: 'memory' }, through: { reviews: (url) => slowProxy(url, (body) => (body.includes('reviews(') ? 800 : 0)) } });
   });
   afterAll(() => stack?.stop());
 
