@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { freePorts } from '../src/topology/freePorts.js';
 import { waitFor } from './harness.js';
 
 /** Debian's package puts it here; `.ci/run` installs it when it is missing. */
@@ -112,7 +113,8 @@ ${servers((server) => `track strict/${server.name}`)}
 
 /** Starts haproxy in the foreground (`-db`) as a child process, and resolves once both frontends accept connections. */
 export async function startHaproxy(options: HaproxyOptions): Promise<RunningHaproxy> {
-  const [strictPort, redispatchingPort] = [await freePort(), await freePort()];
+  // HAProxy cannot bind port 0 and say which it got.
+  const [strictPort, redispatchingPort] = (await freePorts(2)) as [number, number];
   const statsSocket = join(options.dir, 'haproxy.sock');
   const configFile = join(options.dir, 'haproxy.cfg');
   await writeFile(configFile, haproxyConfig({ servers: options.servers, strictPort, redispatchingPort, statsSocket }));
@@ -190,14 +192,3 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** A port nothing listens on now (HAProxy cannot bind port 0 and say which it got). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

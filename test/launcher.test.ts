@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -8,6 +9,7 @@ import { STATIC_FILES } from '../frontend/build/staticFiles.js';
 import type { StorefrontRuntimeConfig } from '../frontend/src/runtimeConfig.js';
 import { parseTopology, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
+import { freePorts } from '../src/topology/freePorts.js';
 import { launchTopology, restartDelayMs, restartsAfter, type RunningTopology, type ServiceRestart } from '../src/topology/launcher.js';
 import { createPrettyOutput } from '../src/topology/prettyOutput.js';
 import { postGraphQL, waitFor } from './harness.js';
@@ -358,5 +360,23 @@ describe('npm start output on a terminal', () => {
     ['an empty line', ''],
   ])('passes %s through unchanged', (_case, text) => {
     expect(pretty('reviews', text)).toBe(text);
+  });
+});
+
+describe('ports picked for launched processes', () => {
+  it('are distinct, free and below every ephemeral range, so no outgoing connection or port-0 listen takes one first', async () => {
+    const ports = await freePorts(40);
+    expect(new Set(ports).size).toBe(40);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(32_768);
+    }
+    // Each one can be bound now, as the child will.
+    const servers = await Promise.all(ports.map((port) => new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(server));
+    })));
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   });
 });

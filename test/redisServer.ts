@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../src/topology/freePorts.js';
 import { waitFor } from './harness.js';
 
 /** A redis-server of a test's own, for tests that stop Redis and bring it back (the machine's Redis is shared). */
@@ -39,17 +39,6 @@ export async function redisServer(): Promise<RedisServer> {
     },
     stop,
   };
-}
-
-/** A port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 async function ping(port: number): Promise<string | undefined> {

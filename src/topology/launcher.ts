@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { subgraphUrlVariable } from '../config/index.js';
 import type { AppSpec, RestartPolicy, ServiceSpec, Topology } from './composeFile.js';
+import { freePorts } from './freePorts.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 export type OutputSink = (service: string, line: string, stream: 'stdout' | 'stderr') => void;
@@ -286,20 +286,6 @@ export function interpolate(value: string, env: Environment): string {
     if (operator === '-') return current === undefined ? (fallback ?? '') : current;
     return current ?? '';
   });
-}
-
-/** Ports free right now, found by binding port 0; for tests, where a race with another process is harmless. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 export interface ServiceProcess {
