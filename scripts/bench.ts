@@ -1,11 +1,12 @@
-// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers,mixed --soak --cache both|on|off --gateway-env KEY=VALUE]
+// npm run bench [-- --duration 10 --rounds 3 --warmup 3 --workload testQuery,small,owner,callers,mixed --soak --soak-warmup 30 --cache both|on|off --gateway-env KEY=VALUE]
 // Runs the demo subgraphs, this gateway with every protection on (with `--cache both`, the default, twice: with its
 // public data cache and without), and a plain @apollo/gateway baseline, each its own process with
 // NODE_ENV=production, then drives each with autocannon (50 connections), the targets' order rotating round by round
 // so that machine drift hits all. Every response is checked against the expected body: a wrong or partial answer
 // counts as a failure, not as speed. `callers` and `mixed` send from 200 distinct tokens; `mixed` sends the TestQuery,
-// the small query and the owner-dependent one in turn. `--soak` runs `mixed` on the gateway for 60 s and samples its
-// RSS every 5 s. Results print as a table and go to bench-results/latest.json.
+// the small query and the owner-dependent one in turn. `--soak` then runs `mixed` on the gateway for 60 s (after
+// `--soak-warmup` seconds) and samples its RSS every 5 s; `--workload ''` with it soaks alone. Results print as a
+// table and go to bench-results/latest.json.
 //
 // Two workloads measure the gateway alone, under abuse, and are not in the default set (see scripts/bench/):
 // `abuse` (the TestQuery load alone, beside fragment-expansion bombs, and beside graphql-js's quadratic validation
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     workload: { type: 'string', default: 'testQuery,small,owner,callers,mixed' },
     soak: { type: 'boolean', default: false },
+    'soak-warmup': { type: 'string', default: '30' },
     // Bombs (and quadratic documents) per second beside the abuse workload's TestQuery load.
     'bomb-rate': { type: 'string', default: '20' },
     // The public data cache (README, Caching public data): `both` (the default) measures the gateway with its default
@@ -54,6 +56,8 @@ const ISSUER = 'https://bench.issuer/';
 const AUDIENCE = 'https://bench.api';
 const SMALL_QUERY = '{ topProducts { name price } }';
 const OWNER_QUERY = '{ me { id email } user(id: "2") { name email } }';
+/** The demo's accounts hold users 1 to 6. */
+const DEMO_USERS = 6;
 /**
  * `queries`: the operations sent, in turn, request by request; `callers`: that many distinct client tokens, one per
  * request round-robin (default: one caller for every request).
@@ -95,8 +99,11 @@ try {
   const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const signingPem = signing.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await writeFile(join(dir, 'gateway-key.pem'), signingPem);
-  const clientTokenFor = (subject: string) =>
-    new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'ES256', kid: 'bench' }).setSubject(subject).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('2h').sign(issuer.privateKey);
+  // `caller`: a token id, so that callers who are the same user still carry distinct tokens (each verified once).
+  const clientTokenFor = (subject: string, caller?: string) => {
+    const token = new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'ES256', kid: 'bench' }).setSubject(subject).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('2h');
+    return (caller === undefined ? token : token.setJti(caller)).sign(issuer.privateKey);
+  };
   const clientToken = await clientTokenFor('1');
 
   const topology = await readTopology(join(root, 'docker-compose.yml'));
@@ -161,7 +168,7 @@ try {
     return running.target;
   };
 
-  const selected = values.soak ? [] : values.workload.split(',');
+  const selected = values.workload.split(',').filter((name) => name !== '');
   for (const workload of selected) {
     if (WORKLOADS[workload] === undefined && !isGatewayWorkload(workload)) throw new Error(`unknown workload ${workload}: choose from ${[...Object.keys(WORKLOADS), ...GATEWAY_WORKLOADS].join(', ')}`);
   }
@@ -227,45 +234,55 @@ try {
    * the workload for some seconds (each answer compared with what it must be).
    */
   const runnerFor = async (workload: string, definition: { queries: readonly string[]; callers?: number }, targets: readonly Target[]) => {
-      const tokens = await Promise.all(Array.from({ length: definition.callers ?? 1 }, (_, index) => (definition.callers === undefined ? Promise.resolve(clientToken) : clientTokenFor(`caller-${index + 1}`))));
-  // What each target must answer to each operation, asked by the first caller and checked with the last: every caller
-  // of a workload must get the same answer, or the comparison would not be of equal work.
-  const answers = new Map<Target['name'], string[]>();
-  for (const target of targets) {
-    const bodies: string[] = [];
-    for (const query of definition.queries) {
-      const answer = await expected(target, query, tokens[0] ?? clientToken);
-      const last = await expected(target, query, tokens[tokens.length - 1] ?? clientToken);
-      if (answer !== last) throw new Error(`${workload}: ${target.name} answers its callers differently: ${answer.slice(0, 200)} / ${last.slice(0, 200)}`);
-      if (target.name !== 'baseline' && !ANSWERED_WITH_DENIALS.has(query) && (JSON.parse(answer) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${answer.slice(0, 300)}`);
-      bodies.push(answer);
+    // Many callers are the demo's users in turn (its accounts hold six), each caller with a token of its own: the
+    // owner-dependent query then answers each with their own email, as real traffic would.
+    const callers = Array.from({ length: definition.callers ?? 1 }, (_, index) => ({ subject: String((index % DEMO_USERS) + 1), caller: `caller-${index + 1}` }));
+    const tokens = await Promise.all(callers.map(({ subject, caller }) => (definition.callers === undefined ? Promise.resolve(clientToken) : clientTokenFor(subject, caller))));
+    // What each target must answer to each operation, per user: asked by a user's first caller and checked with their
+    // last, so that every caller who is that user must get the same answer.
+    const answers = new Map<Target['name'], Map<string, string[]>>();
+    for (const target of targets) {
+      const byUser = new Map<string, string[]>();
+      for (const subject of new Set(callers.map((caller) => caller.subject))) {
+        const first = callers.findIndex((caller) => caller.subject === subject);
+        const last = callers.findLastIndex((caller) => caller.subject === subject);
+        const bodies: string[] = [];
+        for (const query of definition.queries) {
+          const answer = await expected(target, query, tokens[first] ?? clientToken);
+          const again = await expected(target, query, tokens[last] ?? clientToken);
+          if (answer !== again) throw new Error(`${workload}: ${target.name} answers user ${subject}'s callers differently: ${answer.slice(0, 200)} / ${again.slice(0, 200)}`);
+          if (target.name !== 'baseline' && !ANSWERED_WITH_DENIALS.has(query) && (JSON.parse(answer) as { errors?: unknown[] }).errors !== undefined) throw new Error(`the gateway answers ${workload} with errors: ${answer.slice(0, 300)}`);
+          bodies.push(answer);
+        }
+        byUser.set(subject, bodies);
+      }
+      answers.set(target.name, byUser);
     }
-    answers.set(target.name, bodies);
-  }
-  const testQueryAt = definition.queries.indexOf(TEST_QUERY);
-  if (testQueryAt !== -1) {
-    const [baseline, ...gateways] = targets.map((target) => JSON.stringify(JSON.parse(answers.get(target.name)?.[testQueryAt] ?? '{}')));
-    if (JSON.parse(baseline ?? '{}').data === undefined) throw new Error('the baseline returned no data');
-    if (gateways.some((answer) => answer !== baseline)) throw new Error('baseline and gateway disagree on the TestQuery');
-  }
-  const run = (target: Target, seconds: number) => {
-    const bodies = answers.get(target.name) ?? [];
-    const queries = definition.queries.map((query) => JSON.stringify({ query }));
-    const one = queries.length === 1 && tokens.length === 1;
-    return loadWith(target, {
-      body: queries[0] ?? '',
-      expectBody: bodies[0] ?? '',
-      seconds,
-      headers,
-      connections,
-      ...(one
-        ? {}
-        : {
-            // Operation and caller each cycle on their own (3 and 200 are coprime): every caller sends every operation.
-            requestFor: (index: number) => ({ headers: { ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }, body: queries[index % queries.length] ?? '', expectBody: bodies[index % bodies.length] ?? '' }),
-          }),
-    });
-  };
+    const testQueryAt = definition.queries.indexOf(TEST_QUERY);
+    if (testQueryAt !== -1) {
+      const [baseline, ...gateways] = targets.map((target) => JSON.stringify(JSON.parse(answers.get(target.name)?.get('1')?.[testQueryAt] ?? '{}')));
+      if (JSON.parse(baseline ?? '{}').data === undefined) throw new Error('the baseline returned no data');
+      if (gateways.some((answer) => answer !== baseline)) throw new Error('baseline and gateway disagree on the TestQuery');
+    }
+    const run = (target: Target, seconds: number) => {
+      const byUser = answers.get(target.name) ?? new Map<string, string[]>();
+      const bodiesOf = (index: number) => byUser.get(callers[index % callers.length]?.subject ?? '1') ?? [];
+      const queries = definition.queries.map((query) => JSON.stringify({ query }));
+      const one = queries.length === 1 && tokens.length === 1;
+      return loadWith(target, {
+        body: queries[0] ?? '',
+        expectBody: bodiesOf(0)[0] ?? '',
+        seconds,
+        headers,
+        connections,
+        ...(one
+          ? {}
+          : {
+              // Operation and caller each cycle on their own (3 and 200 are coprime): every caller sends every operation.
+              requestFor: (index: number) => ({ headers: { ...headers, authorization: `Bearer ${tokens[index % tokens.length] ?? ''}` }, body: queries[index % queries.length] ?? '', expectBody: bodiesOf(index)[index % queries.length] ?? '' }),
+            }),
+      });
+    };
     return run;
   };
 
@@ -304,7 +321,7 @@ try {
     // analyses, tokens, public data) to its bound, which one repeated request would not.
     const gateway = await gatewayFor({ budget: 'far' });
     const run = await runnerFor('mixed', WORKLOADS['mixed'] ?? { queries: [TEST_QUERY] }, [gateway]);
-    await run(gateway, warmupSec);
+    await run(gateway, Number(values['soak-warmup']));
     const pid = gateway.process.child.pid ?? 0;
     const rssStartMb = rssMb(pid);
     const samples: number[] = [rssStartMb];

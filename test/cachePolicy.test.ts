@@ -19,6 +19,8 @@ const FIXTURE = cacheHints(
       shelf: Shelf
       item: Item
       node: Node
+      hintedItem: Item @cacheControl(maxAge: 100)
+      hintedNode: Node @cacheControl(maxAge: 100)
     }
     type Mutation { rename(id: ID!): Book, remove(id: ID!): Boolean }
     type Book @cacheControl(maxAge: 60) {
@@ -35,7 +37,7 @@ const FIXTURE = cacheHints(
     type Magazine @cacheControl(maxAge: 30, scope: PUBLIC) { id: ID! issue: Int }
     union Item = Book | Magazine
     interface Node { id: ID! }
-    type Doc implements Node @cacheControl(maxAge: 40) { id: ID! }
+    type Doc implements Node @cacheControl(maxAge: 40) { id: ID! title: String @cacheControl(maxAge: 25) }
     type Page implements Node @cacheControl(maxAge: 15) { id: ID! }
   `),
 );
@@ -61,8 +63,10 @@ describe('cachePolicy: the rules of Apollo Server\'s cache control plugin', () =
     ['inheritMaxAge on a type: its fields restrict nothing by themselves', '{ book { related { label } } }', { maxAge: 60, scope: 'PUBLIC' }],
     ['a root field returning an inheriting type is still 0', '{ shelf { label } }', { maxAge: 0, scope: 'PUBLIC' }],
     ['inheritMaxAge on a root field is 0 (nothing to inherit from)', '{ inherits { label } }', { maxAge: 0, scope: 'PUBLIC' }],
-    ['a union counts every member type', '{ item { ... on Book { title } ... on Magazine { issue } } }', { maxAge: 0, scope: 'PUBLIC' }],
-    ['an interface field counts every implementation', '{ node { id } }', { maxAge: 0, scope: 'PUBLIC' }],
+    ['a union field without a hint is 0, whatever its members\' hints', '{ item { ... on Book { title } ... on Magazine { issue } } }', { maxAge: 0, scope: 'PUBLIC' }],
+    ['an interface field without a hint is 0, whatever its implementations\' hints', '{ node { id } }', { maxAge: 0, scope: 'PUBLIC' }],
+    ['a union member\'s field hints restrict', '{ hintedItem { ... on Book { price } ... on Magazine { issue } } }', { maxAge: 20, scope: 'PUBLIC' }],
+    ['an implementation\'s field hints restrict through the interface', '{ hintedNode { id ... on Doc { title } } }', { maxAge: 25, scope: 'PUBLIC' }],
     ['fragments are walked like inline selections', 'query { book { ...B } } fragment B on Book { price }', { maxAge: 20, scope: 'PUBLIC' }],
     ['__typename restricts nothing', '{ book { __typename title } }', { maxAge: 60, scope: 'PUBLIC' }],
   ])('%s', (_name, query, expected) => {
@@ -82,6 +86,16 @@ describe('cachePolicy: the rules of Apollo Server\'s cache control plugin', () =
     expect(cachePolicy(FIXTURE, parse('{ book { title owner { name } } }'))?.types).toEqual(['Book', 'Person']);
     expect(cachePolicy(FIXTURE, parse('mutation { rename(id: "1") { title } }'))).toMatchObject({ operation: 'mutation', types: ['Book'] });
     expect(cachePolicy(FIXTURE, parse('mutation { remove(id: "1") }'))).toMatchObject({ operation: 'mutation', types: [] });
+  });
+
+  it('depends on every member of a union and every implementation of an interface it selects from', () => {
+    expect(cachePolicy(FIXTURE, parse('{ item { ... on Book { title } ... on Magazine { issue } } }'))?.types).toEqual(['Book', 'Magazine']);
+    expect(cachePolicy(FIXTURE, parse('{ item { ... on Magazine { issue } } }'))?.types).toEqual(['Magazine']);
+    expect(cachePolicy(FIXTURE, parse('{ node { id } }'))?.types).toEqual(['Doc', 'Page']);
+  });
+
+  it('knows every object type but the roots: what a change of unknown reach evicts', () => {
+    expect(FIXTURE.objectTypes).toEqual(['Book', 'Doc', 'Magazine', 'Page', 'Person', 'Shelf']);
   });
 
   it('does not understand a document that names what the supergraph lacks', () => {

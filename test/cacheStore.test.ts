@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
 import { Redis } from 'ioredis';
 import { redisServer, type RedisServer } from './redisServer.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cacheHints } from '../src/cache/cacheHints.js';
+import { createPublicData } from '../src/cache/publicData.js';
 import { memoryCacheStore, type CacheMiss, type CacheStore, type EvictionReason } from '../src/cache/cacheStore.js';
 import { redisCacheStore } from '../src/cache/redisCacheStore.js';
 import { createLogger } from '../src/common/logger.js';
-import { logCollector, waitFor } from './harness.js';
+import { COMMITTED_SUPERGRAPH, logCollector, waitFor } from './harness.js';
 
 const miss = async (store: CacheStore, key: string, types: readonly string[]): Promise<CacheMiss> => {
   const found = await store.lookup(key, types);
@@ -97,5 +101,31 @@ describe('the Redis cache store while its Redis stops and comes back', () => {
     } finally {
       direct.disconnect();
     }
+  });
+});
+
+describe('a mutation whose reach is unknown, on another replica', () => {
+  it('evicts what any replica cached, though this one never fetched those types', async () => {
+    // Two replicas' public data over one store (as over one Redis): `first` caches a review; `second` has never
+    // decided a public fetch when a mutation answering a Boolean goes through it.
+    const hints = cacheHints(parse(readFileSync(COMMITTED_SUPERGRAPH, 'utf8')));
+    const store = memoryCacheStore({ maxEntries: 10, maxMiB: 1 });
+    const [first, second] = [0, 1].map(() => createPublicData({ store, keyPrefix: 'test' }));
+    const sdl = readFileSync(COMMITTED_SUPERGRAPH, 'utf8');
+    first!.prepare({ sdl, hints });
+    second!.prepare({ sdl, hints });
+    const fetch = '{ _entities(representations: []) { ... on Product { reviews { body } } } }';
+    const decision = first!.decide(fetch);
+    if (decision.kind !== 'public') throw new Error(`${fetch} is ${decision.kind}`);
+    const key = first!.key('reviews', fetch, {}, {});
+    const found = await first!.lookup(key, decision.policy);
+    if (found === undefined || found.hit) throw new Error('expected a miss');
+    await first!.store(key, '{"data":{}}', decision.policy, found);
+    expect((await first!.lookup(key, decision.policy))?.hit).toBe(true);
+
+    const mutation = second!.decide('mutation { deleteReview(id: "1") }');
+    expect(mutation).toEqual({ kind: 'mutation', types: 'all' });
+    await second!.changed('all');
+    expect((await first!.lookup(key, decision.policy))?.hit).toBe(false);
   });
 });

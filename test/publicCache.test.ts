@@ -151,11 +151,15 @@ describe('public data: shared between callers, cached for its maxAge (CACHE_MODE
     await stack.query(query);
     expect(products() - before).toBe(0);
     const reloads = stack.reloads.length;
+    const dropped = async () => Number(/gateway_cache_evictions_total\{reason="supergraph"\} (\d+)/.exec(await (await fetch(`${stack.url}/metrics`)).text())?.[1] ?? 0);
+    const droppedBefore = await dropped();
     const sdl = await readFile(stack.supergraphPath, 'utf8');
     await writeFile(`${stack.supergraphPath}.next`, `${sdl}\n"A supergraph that differs."\nscalar Touched\n`);
     await rename(`${stack.supergraphPath}.next`, stack.supergraphPath);
     await waitFor(() => stack.reloads.length > reloads);
     expect(stack.reloads.at(-1)?.ok).toBe(true);
+    // Dropped, not merely unreachable (the keys name the supergraph they were fetched for): nothing old stays in memory.
+    expect(await dropped()).toBeGreaterThan(droppedBefore);
     await stack.query(query);
     expect(products() - before).toBe(1);
   });

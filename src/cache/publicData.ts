@@ -55,8 +55,6 @@ const MAX_PLAIN_KEY_PART = 256;
 export function createPublicData(options: PublicDataOptions): PublicData {
   const { store } = options;
   let current: { id: string; hints: CacheHints; decisions: LRUCache<string, FetchDecision> } | undefined;
-  // Every type ever named by a mutation of an unknown shape: bumping them all is how 'all' evicts.
-  const seenTypes = new Set<string>();
   const documentHashes = new LRUCache<string, string>({ max: MAX_FETCH_POLICIES });
 
   return {
@@ -81,7 +79,6 @@ export function createPublicData(options: PublicDataOptions): PublicData {
       } catch {
         decision = PRIVATE;
       }
-      if (decision.kind === 'public') for (const type of decision.policy.types) seenTypes.add(type);
       current.decisions.set(query, decision);
       return decision;
     },
@@ -107,7 +104,9 @@ export function createPublicData(options: PublicDataOptions): PublicData {
       await store?.store(key, body, policy.maxAge, miss);
     },
     async changed(types) {
-      await store?.changed(types === 'all' ? [...seenTypes] : types);
+      // 'all' bumps every object type of the supergraph, not only those this process has cached answers of: in Redis
+      // the other replicas' answers depend on types this one may never have fetched.
+      await store?.changed(types === 'all' ? (current?.hints.objectTypes ?? []) : types);
     },
     async close() {
       await store?.close();
