@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { fetch as undiciFetch } from 'undici';
 import type { KeySource } from '../config/index.js';
 import type { Logger } from '../common/logger.js';
 import { loadOrCreateDevKey } from './devIssuer.js';
@@ -69,8 +70,10 @@ function staticKeys(set: JSONWebKeySet): ClientKeys {
 function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger): ClientKeys {
   let generation = 0;
   let lastBody: string | undefined;
-  const fetchAndCompare = async (url: string, init: RequestInit): Promise<Response> => {
-    const response = await fetch(url, init);
+  // Through the undici the subgraph transport uses (src/upstream/subgraphTransport.ts): one HTTP client in the process,
+  // rather than that and the copy Node bundles for its global fetch.
+  const fetchAndCompare = async (url: string, init: { headers: Headers; method: string; redirect: 'manual'; signal: AbortSignal }): Promise<Response> => {
+    const response = await undiciFetch(url, { headers: [...init.headers], method: init.method, redirect: init.redirect, signal: init.signal });
     if (!response.ok) return response;
     const body = await response.text();
     if (body !== lastBody) {
