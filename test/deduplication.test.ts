@@ -47,11 +47,14 @@ describe('deduplication of identical subgraph requests in flight', () => {
   });
 
   it('can be turned off', async () => {
-    const plain = await startStack({ env: { DEDUPLICATE_SUBGRAPH_REQUESTS: 'false' }, through: { products: (url) => slowProxy(url, 300) } });
+    let proxy: Awaited<ReturnType<typeof slowProxy>> | undefined;
+    const plain = await startStack({ env: { DEDUPLICATE_SUBGRAPH_REQUESTS: 'false' }, through: { products: async (url) => (proxy = await slowProxy(url, 1_000)) } });
     try {
       const headers = await plain.as({ subject: '2' });
       await Promise.all(Array.from({ length: 3 }, () => plain.query('{ topProducts(first: 2) { name } }', { headers })));
       expect(plain.subgraphs.products.counter.received).toBe(3);
+      // They were in flight together, so deduplication would have shared them.
+      expect(proxy?.maxInFlight()).toBe(3);
     } finally {
       await plain.stop();
     }

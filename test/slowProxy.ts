@@ -6,8 +6,16 @@ import type { AddressInfo } from 'node:net';
  * a function of the request's body, each answer by what it says (0: at once). What is held back is what the subgraph
  * said when it was asked.
  */
-export async function slowProxy(target: string, delayMs: number | ((requestBody: string) => number)): Promise<{ url: string; close(): void }> {
+export async function slowProxy(target: string, delayMs: number | ((requestBody: string) => number)): Promise<{ url: string; close(): void; maxInFlight(): number }> {
+  // How many requests were held at once at most: proves that requests a test sends together did overlap.
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server: Server = createServer((incoming, outgoing) => {
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    outgoing.once('close', () => {
+      inFlight -= 1;
+    });
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.on('end', () => {
@@ -26,6 +34,7 @@ export async function slowProxy(target: string, delayMs: number | ((requestBody:
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
+    maxInFlight: () => maxInFlight,
     close() {
       server.closeAllConnections();
       server.close();

@@ -312,8 +312,10 @@ describe('the subgraph data sources alone', () => {
   });
 
   it('counts the wait for a connection inside the deadline', async () => {
-    const server = await countingServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"n":1}}'), 400);
-    const { ask, close } = build(server.url, { connectionsPerOrigin: 1, timeoutMs: 600 });
+    // Each answer takes 700 ms: the first is in time (400 ms to spare, for a loaded machine), the second waits 700 ms
+    // for the one connection and cannot finish before 1400 ms, past its 1100 ms deadline.
+    const server = await countingServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"n":1}}'), 700);
+    const { ask, close } = build(server.url, { connectionsPerOrigin: 1, timeoutMs: 1_100 });
     try {
       const settled = await Promise.allSettled([ask(1), ask(2)]);
       expect(settled[0]?.status).toBe('fulfilled');
