@@ -157,10 +157,8 @@ const UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 function subgraphFailureCode(error: unknown): ErrorCode | undefined {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (isSubgraphFailure(original)) return codeOfSubgraphFailure(original);
-  // RemoteGraphQLDataSource's own fetcher (make-fetch-happen, which only the benchmark's `apollo-default` measuring
-  // switch runs) and AbortSignal.timeout's reason come as classes this gateway cannot import: known by name.
-  const name = original instanceof Error ? original.name : undefined;
-  return name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError' ? ErrorCode.ServiceUnavailable : undefined;
+  // An abort's reason (AbortSignal.timeout, an aborted fetch) is a DOMException, whose kind the standard gives by name.
+  return original instanceof DOMException && (original.name === 'TimeoutError' || original.name === 'AbortError') ? ErrorCode.ServiceUnavailable : undefined;
 }
 
 function codeOfSubgraphFailure(failure: SubgraphFailure): ErrorCode {

@@ -1,6 +1,7 @@
 import { GraphQLError, locatedError, parse, type GraphQLFormattedError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { createFormatError, policyError } from '../src/errors.js';
+import { SubgraphStatusError, SubgraphTimeoutError, SubgraphUnreachableError } from '../src/upstream/subgraphErrors.js';
 
 // Apollo Server's formatError hook, called as Apollo calls it: (the formatted error, the error behind it). What a
 // client gets through a real gateway is tested in gateway.test.ts and productionMode.test.ts; here, each rule alone.
@@ -24,12 +25,15 @@ function fromSubgraph(message: string, extensions: Record<string, unknown>): [Gr
   return [{ ...formattedOf(error), locations }, error];
 }
 
-/** A failed HTTP exchange with a subgraph as the gateway reports it: the URL in the message, the cause by name. */
-function failedFetch(name: string): [GraphQLFormattedError, GraphQLError] {
-  const cause = Object.assign(new Error('request to http://accounts.internal:4001/graphql failed, reason: connect ECONNREFUSED 10.0.0.7:4001'), { name });
+/** A failed HTTP exchange with a subgraph as the gateway reports it: the URL in the message, the failure as the cause. */
+function failedFetch(cause: Error): [GraphQLFormattedError, GraphQLError] {
   const error = new GraphQLError(cause.message, { path: ['me'], originalError: cause });
   return [{ ...formattedOf(error), locations }, error];
 }
+const REFUSED = 'request to http://accounts.internal:4001/graphql failed, reason: connect ECONNREFUSED 10.0.0.7:4001';
+const unreachable = () => new SubgraphUnreachableError('accounts', REFUSED);
+/** An error that only calls itself what a fetch library's failure is called: not one by class. */
+const namedOnly = (name: string) => Object.assign(new Error(REFUSED), { name });
 
 const internal = (where: Partial<GraphQLFormattedError> = {}): GraphQLFormattedError => ({ message: 'Internal server error', ...where, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 const unavailable = (where: Partial<GraphQLFormattedError>): GraphQLFormattedError => ({ message: 'A service needed for this field is unavailable', ...where, extensions: { code: 'SERVICE_UNAVAILABLE' } });
@@ -70,22 +74,26 @@ describe('createFormatError: what a client gets of an error', () => {
       () => fromSubgraph('Cannot query field "secret" on type "_Entity" at accounts.internal', { code: 'GRAPHQL_VALIDATION_FAILED' }),
       internal({ locations, path }),
     ],
-    ['a FetchError becomes SERVICE_UNAVAILABLE with its path kept, without the URL', () => failedFetch('FetchError'), unavailable({ locations, path: ['me'] })],
-    ['an AbortError becomes SERVICE_UNAVAILABLE', () => failedFetch('AbortError'), unavailable({ locations, path: ['me'] })],
-    ['a TimeoutError becomes SERVICE_UNAVAILABLE', () => failedFetch('TimeoutError'), unavailable({ locations, path: ['me'] })],
+    ['a subgraph that could not be reached becomes SERVICE_UNAVAILABLE with its path kept, without the URL', () => failedFetch(unreachable()), unavailable({ locations, path: ['me'] })],
+    ['a subgraph past its deadline becomes SERVICE_UNAVAILABLE', () => failedFetch(new SubgraphTimeoutError('accounts', 500)), unavailable({ locations, path: ['me'] })],
+    ['a subgraph answering 503 becomes SERVICE_UNAVAILABLE', () => failedFetch(new SubgraphStatusError('accounts', 503, 'busy')), unavailable({ locations, path: ['me'] })],
+    ['a subgraph answering 500 is masked as internal', () => failedFetch(new SubgraphStatusError('accounts', 500, 'oops')), internal({ locations, path: ['me'] })],
     [
       'a TimeoutError DOMException (AbortSignal.timeout\'s reason), not wrapped, becomes SERVICE_UNAVAILABLE',
       () => [{ message: 'The operation was aborted due to timeout', path: ['me'] }, new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
       unavailable({ path: ['me'] }),
     ],
+    ['an AbortError DOMException becomes SERVICE_UNAVAILABLE', () => failedFetch(new DOMException('This operation was aborted', 'AbortError')), unavailable({ locations, path: ['me'] })],
     [
-      'a FetchError relayed with serviceName and a non-public code becomes SERVICE_UNAVAILABLE',
+      'a failure relayed with serviceName and a non-public code becomes SERVICE_UNAVAILABLE',
       () => {
-        const [formatted, error] = failedFetch('FetchError');
+        const [formatted, error] = failedFetch(unreachable());
         return [{ ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR', serviceName: 'accounts' } }, error];
       },
       unavailable({ locations, path: ['me'] }),
     ],
+    ['an Error that merely calls itself FetchError is not a failed fetch: masked', () => failedFetch(namedOnly('FetchError')), internal({ locations, path: ['me'] })],
+    ['an Error that merely calls itself TimeoutError is not a timeout: masked', () => failedFetch(namedOnly('TimeoutError')), internal({ locations, path: ['me'] })],
     [
       'an object that merely calls itself FetchError is not a failed fetch',
       () => [{ message: 'request to http://accounts.internal failed' }, { name: 'FetchError', message: 'request to http://accounts.internal failed' }],

@@ -8,7 +8,7 @@ import type { GatewayContext } from '../context.js';
 import { subgraphUrlKey } from '../config/index.js';
 import type { SubgraphAuthMode } from '../config/schema.js';
 import { deduplicateInflight } from './inflightDeduplication.js';
-import { SubgraphStatusError } from './subgraphErrors.js';
+import { SubgraphStatusError, SubgraphUnreachableError } from './subgraphErrors.js';
 import type { Fetcher, FetcherRequestInit } from './subgraphResponse.js';
 import { createSubgraphTransport, DEFAULT_CONNECTIONS_PER_ORIGIN, DEFAULT_MAX_RESPONSE_BYTES } from './subgraphTransport.js';
 
@@ -85,7 +85,7 @@ export function subgraphDataSources(options: SubgraphDataSourceOptions): {
       const credentials = subgraphCredentials(options.authModes[key] ?? options.authMode, options.tokens);
       const dataSource =
         options.fetcher === 'apollo-default'
-          ? new SubgraphDataSource(name, credentials, options.publicData, { url: options.urls[key] ?? url })
+          ? withFailuresClassified(name, new SubgraphDataSource(name, credentials, options.publicData, { url: options.urls[key] ?? url }))
           : new SubgraphDataSource(name, credentials, options.publicData, { url: options.urls[key] ?? url, fetcher: fetcherFor(name, options.timeouts[key] ?? options.timeoutMs) });
       built.set(name, dataSource);
       return dataSource;
@@ -238,3 +238,19 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
 /** How much of a non-2xx answer's body the log gets. */
 const BODY_EXCERPT = 300;
+
+/**
+ * RemoteGraphQLDataSource's own fetcher (make-fetch-happen, which only the benchmark's `apollo-default` switch runs)
+ * fails with classes of its own: a failure of it is reported as the transport's, so the masking knows it by class.
+ */
+function withFailuresClassified(subgraph: string, dataSource: SubgraphDataSource): SubgraphDataSource {
+  const fetcher = dataSource.fetcher;
+  dataSource.fetcher = async (url, init) => {
+    try {
+      return await fetcher(url, init);
+    } catch (error) {
+      throw new SubgraphUnreachableError(subgraph, `the ${subgraph} subgraph could not be reached: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  };
+  return dataSource;
+}
