@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleStorefront } from '../frontend/build/bundle.js';
 import type { StorefrontRuntimeConfig } from '../frontend/src/runtimeConfig.js';
@@ -13,14 +12,12 @@ import { launchTopology, type RunningTopology } from '../src/topology/launcher.j
 import { USERS } from '../subgraphs/accounts/data.js';
 import { PRODUCTS } from '../subgraphs/products/data.js';
 import { REVIEWS, USERNAMES } from '../subgraphs/reviews/data.js';
+import { describeInChromium, launchChromium } from './chromium.js';
 
 // The storefront in Debian's Chromium, against the topology docker-compose.yml declares, run as `npm start` runs it
 // (every service a process of its own, on free ports here): what a visitor sees, as the DOM shows it.
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-const MISSING_CHROMIUM = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`;
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** A document that no storefront operation is: an admin-only field asked by a script in the page. */
 const UNLISTED = '{ topProducts { name costPrice } }';
 const ADA = USERS.find((user) => user.id === '1') ?? missing('demo user 1');
@@ -186,11 +183,11 @@ function typedIntoConsole(page: Page, gateway: string, query: string): Promise<{
   );
 }
 
-describe.skipIf(MISSING_CHROMIUM !== undefined)(`the storefront in Chromium${MISSING_CHROMIUM === undefined ? '' : ` (skipped: ${MISSING_CHROMIUM})`}`, () => {
+describeInChromium('the storefront in Chromium', () => {
   beforeAll(async () => {
     staticDir = await mkdtemp(join(tmpdir(), 'storefront-page-'));
     [browser] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS }),
+      launchChromium(),
       bundleStorefront({ frontendDir: join(ROOT, 'frontend'), outDir: staticDir, version: '0.0.0-browser-test' }),
     ]);
   });
