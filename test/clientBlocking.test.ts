@@ -8,9 +8,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../src/config/loadConfig.js';
 import { SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 import { gateway } from './cli.js';
+import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 // Suspicious clients through HTTP: a gateway with CLIENT_BLOCKING=enforce behind a "proxy" (the test, trusted to say
-// each request's address in X-Forwarded-For), so that each case is a client of its own.
+// each request's address in X-Forwarded-For), so that each case is a client of its own. Every gateway here counts
+// scores in an hour's window, and every test starts clear of its edge (scoreWindow.ts): the counts below are exact.
+
+const WINDOW = { CLIENT_BLOCKING_WINDOW_SEC: String(TEST_WINDOW_SEC) };
 
 const received = (stack: Stack) => SUBGRAPH_NAMES.reduce((total, name) => total + stack.subgraphs[name].counter.received, 0);
 const resetCounters = (stack: Stack) => SUBGRAPH_NAMES.forEach((name) => stack.subgraphs[name].counter.reset());
@@ -35,13 +39,16 @@ describe('a gateway that blocks suspicious clients', () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', CLIENT_BLOCKING_COOLDOWNS_SEC: '2,600', MAX_QUERY_LENGTH: '2000', BODY_LIMIT_BYTES: '4096' },
+      env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', CLIENT_BLOCKING_COOLDOWNS_SEC: '2,600', MAX_QUERY_LENGTH: '2000', BODY_LIMIT_BYTES: '4096' },
     });
   });
   afterAll(async () => {
     await stack?.stop();
   });
-  beforeEach(() => resetCounters(stack));
+  beforeEach(async () => {
+    resetCounters(stack);
+    await clearOfWindowEdge();
+  });
 
   it('blocks a prober that sends unknown fields after ten, refuses its next valid request before parsing, and serves it again after the cooldown', async () => {
     const prober = from('203.0.113.20');
@@ -147,11 +154,12 @@ describe('clients refused by the trusted documents and the rate budget', () => {
 
   beforeAll(async () => {
     // A budget of 40 points a minute: the listed `Me` (a few points) runs out of it quickly.
-    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'enforce', RATE_LIMIT_POINTS: '40' } });
+    stack = await startStack({ env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'enforce', RATE_LIMIT_POINTS: '40' } });
   });
   afterAll(async () => {
     await stack?.stop();
   });
+  beforeEach(() => clearOfWindowEdge());
 
   it('blocks a client that keeps sending documents not in the trusted list', async () => {
     for (let request = 0; request < 10; request += 1) {
@@ -200,12 +208,13 @@ describe('denials of an app\'s own operations', () => {
     const manifest = join(dir, 'manifest.json');
     const operations = pages.map((body, page) => ({ id: `page-${page}`, name: `Page${page}`, type: 'query', body }));
     await writeFile(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations }));
-    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'audit', TRUSTED_DOCUMENTS_MANIFESTS: manifest } });
+    stack = await startStack({ env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'audit', TRUSTED_DOCUMENTS_MANIFESTS: manifest } });
   });
   afterAll(async () => {
     await stack?.stop();
     await rm(dir, { recursive: true, force: true });
   });
+  beforeEach(() => clearOfWindowEdge());
 
   it('are not counted: the app was built so; the same denials of documents the client wrote are', async () => {
     const user = await stack.as({ subject: 'shopper' });
@@ -227,12 +236,14 @@ describe('denials of an app\'s own operations', () => {
 
 describe('operators list and lift blocks shared through Redis', () => {
   const prefix = `test-${randomUUID()}`;
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix };
+  // The CLI's window is the gateway's: `unblock` forgets the score of the windows it counts in.
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix, ...WINDOW };
   let stack: Stack;
 
   beforeAll(async () => {
     stack = await startStack({ env: { ...env, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1' } });
   });
+  beforeEach(() => clearOfWindowEdge());
   afterAll(async () => {
     await stack?.stop();
     const redis = new Redis('redis://127.0.0.1:6379');
