@@ -298,6 +298,42 @@ describe('client blocking settings', () => {
     expect(loadConfig({ ...production, ...env, CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' }).clientBlocking.mode).toBe(env.CLIENT_BLOCKING);
   });
 
+  // Blocking that is on and blocks nobody is refused in production as `off` is, and for the same override.
+  const NO_WEIGHTS = { credentials: 0, forbidden: 0, invalid: 0, limit: 0, untrusted: 0, rateLimited: 0 };
+  it.each([
+    ['every weight 0', {}, { weights: NO_WEIGHTS }, 'config clientBlocking.weights are all 0 in production, so no request counts and no client is ever blocked: give the signals weights (the defaults: credentials 10,'],
+    ['a threshold of 1001 limit refusals', { CLIENT_BLOCKING_THRESHOLD: '20020' }, {}, 'CLIENT_BLOCKING_THRESHOLD (20020) in production takes 1001 requests of the heaviest signal (limit, weight 20) within one window to block a client, which no prober needs to send: set at most 20000'],
+    ['a threshold beyond the one weighted signal', {}, { threshold: 5_001, weights: { ...NO_WEIGHTS, forbidden: 5 } }, 'config clientBlocking.threshold (5001) in production takes 1001 requests of the heaviest signal (forbidden, weight 5) within one window to block a client'],
+    ['a 9 s window', { CLIENT_BLOCKING_WINDOW_SEC: '9' }, {}, 'CLIENT_BLOCKING_WINDOW_SEC (9) in production forgets a client\'s signals within seconds, so a prober that paces itself is never blocked: set at least 10 (the default is 60)'],
+    ['a 9 s cooldown', { CLIENT_BLOCKING_COOLDOWNS_SEC: '9,600' }, {}, 'CLIENT_BLOCKING_COOLDOWNS_SEC (9,600) in production blocks for 9 s, which a prober hardly notices: list cooldowns of at least 10 s (the default is 60,600,3600)'],
+    ['a 5 s cooldown on repeat', {}, { cooldownsSec: [60, 5] }, 'config clientBlocking.cooldownsSec (60,5) in production blocks for 5 s'],
+  ])('refuses %s in production unless said on purpose, and takes it in development', async (_case, env, clientBlocking, message) => {
+    const production = await productionEnv();
+    const module = { clientBlocking };
+    const refused = (() => {
+      try {
+        loadConfig({ ...production, ...env }, { module });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems).toEqual([expect.stringContaining(message)]);
+    expect((refused as ConfigError).problems[0]).toMatch(/, or CLIENT_BLOCKING_OFF_IN_PRODUCTION=true \(CLIENT_BLOCKING_OFF_IN_PRODUCTION\) to run so on purpose$/);
+    expect(loadConfig({ ...production, ...env, CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' }, { module }).clientBlocking.mode).toBe('enforce');
+    expect(loadConfig({ ...env, CLIENT_BLOCKING: 'enforce' }, { module }).clientBlocking.mode).toBe('enforce');
+  });
+
+  it.each([
+    ['the defaults', {}, {}],
+    ['1000 limit refusals to block', { CLIENT_BLOCKING_THRESHOLD: '20000' }, {}],
+    ['a 10 s window and cooldown', { CLIENT_BLOCKING_WINDOW_SEC: '10', CLIENT_BLOCKING_COOLDOWNS_SEC: '10' }, {}],
+    ['one weighted signal', {}, { weights: { ...NO_WEIGHTS, credentials: 10 } }],
+  ])('takes %s in production', async (_case, env, clientBlocking) => {
+    expect(loadConfig({ ...(await productionEnv()), ...env }, { module: { clientBlocking } }).clientBlocking.mode).toBe('enforce');
+  });
+
   it('enforces in production and is off in development by default', async () => {
     expect(loadConfig(await productionEnv()).clientBlocking.mode).toBe('enforce');
     expect(loadConfig({}).clientBlocking.mode).toBe('off');
