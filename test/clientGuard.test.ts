@@ -7,11 +7,11 @@ import { createClientGuard, type ClientGuard, type ClientGuardOptions } from '..
 import { readBlocks, unblock } from '../src/clientBlocking/blockList.js';
 import { addressKey, clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
 import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, type SuspicionSignal } from '../src/clientBlocking/signals.js';
-import { createLogger } from '../src/common/logger.js';
+import { createLogger, type Logger } from '../src/common/logger.js';
 import { connectRedis, type SharedRedis } from '../src/common/redis.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { logCollector, productionEnv, waitFor } from './harness.js';
-import { redisServer, type RedisServer } from './redisServer.js';
+import { redisServer, type RedisLink, type RedisServer } from './redisServer.js';
 import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 const user = (subject: string): Principal => ({ kind: 'user', subject, roles: [], scopes: [] });
@@ -364,9 +364,11 @@ describe('client blocking settings', () => {
 describe('blocks shared through Redis', () => {
   let redis: RedisServer;
   const opened: { guard: ClientGuard; redis: SharedRedis }[] = [];
+  const links: RedisLink[] = [];
 
-  const replica = async (keyPrefix: string, logger = collectingLogger().logger, onBlock?: (reason: SuspicionSignal) => void) => {
-    const shared = connectRedis(redis.url, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
+  /** A replica on its own connections to Redis (through `url`, a link the test may cut, when given). */
+  const replica = async (keyPrefix: string, { logger = collectingLogger().logger, onBlock, url = redis.url }: { logger?: Logger; onBlock?: (reason: SuspicionSignal) => void; url?: string } = {}) => {
+    const shared = connectRedis(url, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
     // An hour's window, started clear of its edge (beforeEach): exactly threshold / weight signals sent in real time
     // must add up to the threshold.
     const guard = await createClientGuard(options({ keyPrefix, redis: shared, logger, decayWindowSec: TEST_WINDOW_SEC, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
@@ -385,6 +387,7 @@ describe('blocks shared through Redis', () => {
       await guard.close();
       await shared.close();
     }
+    for (const link of links) await link.close();
     await redis?.stop();
   });
 
@@ -403,7 +406,7 @@ describe('blocks shared through Redis', () => {
   it('makes one block, a first one, when two replicas count the crossing signal at once', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const blocks: string[] = [];
-    const [a, b] = [await replica(keyPrefix, undefined, (reason) => blocks.push(`a:${reason}`)), await replica(keyPrefix, undefined, (reason) => blocks.push(`b:${reason}`))];
+    const [a, b] = [await replica(keyPrefix, { onBlock: (reason) => blocks.push(`a:${reason}`) }), await replica(keyPrefix, { onBlock: (reason) => blocks.push(`b:${reason}`) })];
     for (let request = 0; request < 9; request += 1) await a.note(ANONYMOUS, '203.0.113.55', 'invalid');
     await Promise.all([a.note(ANONYMOUS, '203.0.113.55', 'invalid'), b.note(ANONYMOUS, '203.0.113.55', 'rateLimited'), b.note(ANONYMOUS, '203.0.113.55', 'invalid')]);
     expect(blocks).toHaveLength(1);
@@ -442,10 +445,42 @@ describe('blocks shared through Redis', () => {
     await waitFor(() => late.blocked(ANONYMOUS, '203.0.113.60') !== undefined);
   });
 
+  it('drops, once back, a block lifted while it was cut off from Redis, and keeps the one it made alone meanwhile', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const link = await redis.link();
+    links.push(link);
+    const a = await replica(keyPrefix);
+    const b = await replica(keyPrefix, { url: link.url });
+    const bRedis = opened.at(-1)!.redis;
+    expect(await blockedAfter(a, user('lifted'), '192.0.2.1', 'limit', 5)).toBe(5);
+    await waitFor(() => b.blocked(user('lifted'), '192.0.2.1') !== undefined);
+
+    link.cut();
+    await waitFor(() => !bRedis.ready());
+    // Alone, b blocks a client of its own: Redis never hears of it.
+    expect(await blockedAfter(b, user('alone'), '192.0.2.2', 'limit', 5)).toBe(5);
+    const operator = new Redis(redis.url);
+    try {
+      expect(await unblock(operator, keyPrefix, 'sub:lifted', TEST_WINDOW_SEC)).toBe(true);
+    } finally {
+      operator.disconnect();
+    }
+    await waitFor(() => a.blocked(user('lifted'), '192.0.2.1') === undefined);
+    await sleep(300);
+    // b was not listening: it still blocks the client, as it would until the cooldown's end without a resync.
+    expect(b.blocked(user('lifted'), '192.0.2.1')).toBeDefined();
+
+    link.restore();
+    await waitFor(() => b.blocked(user('lifted'), '192.0.2.1') === undefined, 10_000);
+    expect(bRedis.ready()).toBe(true);
+    expect(b.blocked(user('alone'), '192.0.2.2')).toMatchObject({ client: 'sub:alone', reason: 'limit' });
+    expect(a.blocked(user('alone'), '192.0.2.2')).toBeUndefined();
+  });
+
   it('keeps blocking in each process while Redis is down, says so once, and shares blocks again once it is back', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const { logger, lines } = collectingLogger();
-    const [a, b] = [await replica(keyPrefix, logger), await replica(keyPrefix)];
+    const [a, b] = [await replica(keyPrefix, { logger }), await replica(keyPrefix)];
     await redis.stop();
     expect(await blockedAfter(a, ANONYMOUS, '203.0.113.70', 'limit', 5)).toBe(5);
     // Each replica counts alone now: b learns nothing of a's block, nor of a's signals, and blocks the client on its
