@@ -6,7 +6,7 @@ import { ANONYMOUS, type Principal } from '../src/auth/principal.js';
 import { createClientGuard, type ClientGuard, type ClientGuardOptions } from '../src/clientBlocking/clientGuard.js';
 import { readBlocks, unblock } from '../src/clientBlocking/blockList.js';
 import { addressKey, clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
-import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, type SuspicionSignal } from '../src/clientBlocking/signals.js';
+import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, signalOfRefusedRequest, type SuspicionSignal } from '../src/clientBlocking/signals.js';
 import { createLogger, type Logger } from '../src/common/logger.js';
 import { connectRedis, type SharedRedis } from '../src/common/redis.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
@@ -66,9 +66,24 @@ describe('what an error says about its client', () => {
     [{ code: 'SERVICE_UNAVAILABLE' }, true, undefined],
     [{ code: 'INTERNAL_SERVER_ERROR' }, false, undefined],
     [{ code: 'PERSISTED_QUERY_NOT_FOUND' }, false, undefined],
+    // Counted from the answer instead (signalOfRefusedRequest): never twice.
+    [{ code: 'BAD_REQUEST' }, false, undefined],
+    [{ code: 'PERSISTED_QUERY_HASH_MISMATCH' }, false, undefined],
     [undefined, false, undefined],
   ] as const)('%j (path: %s) is %s', (extensions, hasPath, signal) => {
     expect(signalOfError(extensions, hasPath)).toBe(signal);
+  });
+
+  it.each([
+    [['BAD_REQUEST'], 'invalid'],
+    [['PERSISTED_QUERY_HASH_MISMATCH'], 'invalid'],
+    [['GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST'], 'invalid'],
+    [['GRAPHQL_VALIDATION_FAILED'], undefined],
+    [['PERSISTED_QUERY_NOT_FOUND'], undefined],
+    [['PERSISTED_QUERY_NOT_SUPPORTED'], undefined],
+    [[], undefined],
+  ] as const)('an answer refused with %j is %s', (codes, signal) => {
+    expect(signalOfRefusedRequest(codes)).toBe(signal);
   });
 
   it('counts a request once, as the heaviest thing it did', () => {
