@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../src/config/loadConfig.js';
 import { SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 import { gateway } from './cli.js';
+import { redisServer, type RedisServer } from './redisServer.js';
 import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 // Suspicious clients through HTTP: a gateway with CLIENT_BLOCKING=enforce behind a "proxy" (the test, trusted to say
@@ -454,4 +455,53 @@ describe('connections refused before they carry a request', () => {
     expect(blockLines(stack).filter((line) => String(line['client']).startsWith(`ip:${PROXY}`))).toEqual([]);
     expect(await queryFrom(PROXY)).toEqual(SERVED);
   });
+});
+
+describe('a Redis outage, through HTTP', () => {
+  const OUTAGE = 'Redis is unreachable; suspicious clients are scored and blocked by each replica alone until it is back';
+  const BACK = 'Redis is back; client blocks are shared between replicas again';
+  let redis: RedisServer;
+  let first: Stack;
+  let second: Stack;
+  const lines = (stack: Stack, msg: string) => stack.logs.filter((line) => line['msg'] === msg);
+  const probe = async (stack: Stack, address: string) => {
+    for (let probe = 0; probe < 10; probe += 1) expect((await stack.query(`{ topProducts { secret${probe} } }`, from(address))).status).toBe(400);
+  };
+
+  beforeAll(async () => {
+    redis = await redisServer();
+    await redis.start();
+    // Two gateways on one Redis of the test's own, which it stops and starts again (the machine's is shared).
+    const env = { ...WINDOW, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${randomUUID()}`, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1' };
+    first = await startStack({ env });
+    second = await startStack({ env });
+  });
+  afterAll(async () => {
+    await first?.stop();
+    await second?.stop();
+    await redis?.stop();
+  });
+  beforeEach(() => clearOfWindowEdge());
+
+  it('blocks a prober on the gateway it probes while Redis is down, says so once, and shares blocks again once Redis is back', async () => {
+    await redis.stop();
+    await waitFor(() => lines(first, OUTAGE).length > 0 && lines(second, OUTAGE).length > 0);
+    // Each gateway counts alone: the prober is blocked where it probed, and only there.
+    await probe(first, '203.0.113.120');
+    await untilBlocked(first, 'ip:203.0.113.120');
+    expect((await first.query(VALID, from('203.0.113.120'))).body.errors?.[0]?.extensions?.['code']).toBe('CLIENT_BLOCKED');
+    expect((await second.query(VALID, from('203.0.113.120'))).status).toBe(200);
+    // Said once, however many requests ran without Redis.
+    expect(lines(first, OUTAGE)).toHaveLength(1);
+
+    await redis.start();
+    await waitFor(() => lines(first, BACK).length > 0 && lines(second, BACK).length > 0, 15_000);
+    await probe(first, '203.0.113.121');
+    await untilBlocked(first, 'ip:203.0.113.121');
+    await waitFor(async () => (await second.query(VALID, from('203.0.113.121'))).status === 429, 15_000);
+    expect((await second.query(VALID, from('203.0.113.121'))).body.errors?.[0]?.extensions?.['code']).toBe('CLIENT_BLOCKED');
+    // The block the first made alone stays on it until its cooldown: Redis never had it to lift.
+    expect((await first.query(VALID, from('203.0.113.120'))).status).toBe(429);
+    expect([lines(first, OUTAGE), lines(first, BACK)].map((found) => found.length)).toEqual([1, 1]);
+  }, 60_000);
 });
