@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApolloGateway } from '@apollo/gateway';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type HeaderMap } from '@apollo/server';
 import { createAuthenticate } from './auth/authenticate.js';
 import { authorizedGateway } from './authz/authorizedGateway.js';
 import { ANONYMOUS } from './auth/principal.js';
@@ -15,7 +15,7 @@ import { subgraphAuthVariable } from './config/loadConfig.js';
 import { DEFAULT_SUBGRAPH_AUTH_MODE } from './config/schema.js';
 import type { GatewayContext } from './context.js';
 import type { GraphQLSchema } from 'graphql';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { createFormatError } from './errors.js';
 import { AggregatorRegistry } from 'prom-client';
 import { createMetrics } from './metrics/metrics.js';
@@ -23,6 +23,7 @@ import { startTracing } from './telemetry/tracing.js';
 import { validationRules } from './limits/validationRules.js';
 import { createCostRateLimiter } from './rateLimit/costRateLimiter.js';
 import { createClientGuard, type ClientGuard } from './clientBlocking/clientGuard.js';
+import { signalOfRefusedRequest } from './clientBlocking/signals.js';
 import { connectRedis } from './common/redis.js';
 import { admittedHandler } from './rateLimit/admission.js';
 import { createRateBudget, rateLimitKey } from './rateLimit/rateBudget.js';
@@ -31,6 +32,7 @@ import { graphqlHandler, type GraphQLHandler } from './common/graphqlHandler.js'
 import { createHttpServer } from './http/httpServer.js';
 import { explorerAssetDir, loadExplorerAssets } from './explorer/explorerAssets.js';
 import { documentGate } from './http/documentGate.js';
+import { requestFingerprint } from './http/requestFingerprint.js';
 import { csrfGate } from './http/csrfGate.js';
 import { createTrustedDocumentList } from './trustedDocuments/trustedDocumentList.js';
 import { trustedDocumentGate } from './trustedDocuments/trustedDocumentGate.js';
@@ -321,14 +323,27 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
 
     await apollo.start();
     releases.push(() => apollo.stop());
-    const serve = graphqlHandler(apollo, async (request, headers) => {
+    const contextOf = async (request: FastifyRequest, headers: HeaderMap): Promise<GatewayContext> => {
       const forwardedHeaders: Record<string, string> = {};
       for (const name of config.forwardHeaders) {
         const value = headers.get(name);
         if (value !== undefined) forwardedHeaders[name] = value;
       }
       return { requestId: request.id, principal: request.principal ?? ANONYMOUS, clientToken: request.clientToken, forwardedHeaders, clientIp: request.ip, trustedDocument: request.trustedDocument };
+    };
+    // Requests Apollo refuses as unreadable count as `invalid` against their client (signalOfRefusedRequest)...
+    const serve = graphqlHandler(apollo, contextOf, {
+      onClientError:
+        clientGuard === undefined
+          ? undefined
+          : (request, codes) => {
+              const signal = signalOfRefusedRequest(codes);
+              if (signal !== undefined) void clientGuard.note(request.principal ?? ANONYMOUS, request.ip, signal, requestFingerprint(request));
+            },
     });
+    // ...but never those the CSRF gate hands to Apollo unchecked (a browser opening /graphql): any web page can make
+    // its visitors' browsers send them, and Apollo's own CSRF refusal of one would count against the visitor.
+    const unscored = graphqlHandler(apollo, contextOf);
     // Admission first: every request costs its point, a caller over budget costs nothing more.
     const bounded = documentGate(serve, {
       maxQueryLength: config.limits.maxQueryLength,
@@ -363,7 +378,7 @@ export function createGateway(config: GatewayConfig, dependencies: GatewayDepend
             void clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'rateLimited');
           });
     // First of all, what any web page could make a browser send: refused before it costs or counts anything.
-    handler = config.csrfPrevention ? csrfGate(admitted, { apollo: serve }) : admitted;
+    handler = config.csrfPrevention ? csrfGate(admitted, { apollo: unscored }) : admitted;
     lifecycleLogger(logger).info({ url: `${url}/graphql`, supergraph: config.supergraphPath, mode: config.mode, keySource: config.auth.keySource.kind }, 'listening');
     return { url };
   };

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair } from 'jose';
 import { Redis } from 'ioredis';
@@ -8,9 +10,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../src/config/loadConfig.js';
 import { SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 import { gateway } from './cli.js';
+import { redisServer, type RedisServer } from './redisServer.js';
+import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 // Suspicious clients through HTTP: a gateway with CLIENT_BLOCKING=enforce behind a "proxy" (the test, trusted to say
-// each request's address in X-Forwarded-For), so that each case is a client of its own.
+// each request's address in X-Forwarded-For), so that each case is a client of its own. Every gateway here counts
+// scores in an hour's window, and every test starts clear of its edge (scoreWindow.ts): the counts below are exact.
+
+const WINDOW = { CLIENT_BLOCKING_WINDOW_SEC: String(TEST_WINDOW_SEC) };
 
 const received = (stack: Stack) => SUBGRAPH_NAMES.reduce((total, name) => total + stack.subgraphs[name].counter.received, 0);
 const resetCounters = (stack: Stack) => SUBGRAPH_NAMES.forEach((name) => stack.subgraphs[name].counter.reset());
@@ -35,13 +42,16 @@ describe('a gateway that blocks suspicious clients', () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', CLIENT_BLOCKING_COOLDOWNS_SEC: '2,600', MAX_QUERY_LENGTH: '2000', BODY_LIMIT_BYTES: '4096' },
+      env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', CLIENT_BLOCKING_COOLDOWNS_SEC: '2,600', MAX_QUERY_LENGTH: '2000', BODY_LIMIT_BYTES: '4096', AUTOMATIC_PERSISTED_QUERIES: 'true' },
     });
   });
   afterAll(async () => {
     await stack?.stop();
   });
-  beforeEach(() => resetCounters(stack));
+  beforeEach(async () => {
+    resetCounters(stack);
+    await clearOfWindowEdge();
+  });
 
   it('blocks a prober that sends unknown fields after ten, refuses its next valid request before parsing, and serves it again after the cooldown', async () => {
     const prober = from('203.0.113.20');
@@ -101,10 +111,57 @@ describe('a gateway that blocks suspicious clients', () => {
     for (let attempt = 0; attempt < 30; attempt += 1) expect((await stack.query(VALID, from('198.51.100.140', { authorization: `Bearer ${expired}` }))).status).toBe(401);
     const user = await stack.as({ subject: 'shopper-2' });
     for (let visit = 0; visit < 50; visit += 1) expect((await stack.query('{ topProducts(first: 1) { name costPrice } }', from('198.51.100.141', user))).body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    // An app that JSON-encodes its variables twice, on every request of one operation, whatever the variables.
+    for (let visit = 0; visit < 30; visit += 1) {
+      const answer = await raw(stack, JSON.stringify({ query: VALID, variables: JSON.stringify({ visit }) }), from('198.51.100.142').headers);
+      expect({ status: answer.status, code: (answer.body as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await stack.query(VALID, from('198.51.100.140'))).status).toBe(200);
     expect((await stack.query(VALID, from('198.51.100.141', user))).status).toBe(200);
-    expect(blockLines(stack).filter((line) => ['ip:198.51.100.140', 'sub:shopper-2'].includes(String(line['client'])))).toEqual([]);
+    expect((await stack.query(VALID, from('198.51.100.142'))).status).toBe(200);
+    expect(blockLines(stack).filter((line) => ['ip:198.51.100.140', 'sub:shopper-2', 'ip:198.51.100.142'].includes(String(line['client'])))).toEqual([]);
+  });
+
+  // Requests that are not GraphQL requests the gateway can read: refused 400 before any document is looked at (by
+  // Fastify's JSON parser, by Apollo Server before its plugins run, by the hash check of persisted queries).
+  it.each([
+    ['bodies that are not JSON', (request: number) => `{"query": "{ topProducts { name } } # ${request}"`, 'BAD_REQUEST', '198.51.100.105'],
+    ['`variables` that are not an object', (request: number) => JSON.stringify({ query: `${VALID} # ${request}`, variables: '{}' }), 'BAD_REQUEST', '198.51.100.106'],
+    ['no document', (request: number) => JSON.stringify({ variables: { request } }), 'BAD_REQUEST', '198.51.100.107'],
+    ['persisted queries whose hash is not their document\'s', (request: number) => JSON.stringify({ query: `${VALID} # ${request}`, extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } }), 'PERSISTED_QUERY_HASH_MISMATCH', '198.51.100.108'],
+  ])('blocks a client that keeps sending %s, after ten', async (_case, body, code, address) => {
+    for (let request = 0; request < 10; request += 1) {
+      const answer = await raw(stack, body(request), from(address).headers);
+      expect({ status: answer.status, code: (answer.body as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code }).toEqual({ status: 400, code });
+      if (request === 8) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(blockLines(stack).some((line) => line['client'] === `ip:${address}`)).toBe(false);
+      }
+    }
+    await untilBlocked(stack, `ip:${address}`);
+    expect(blockLines(stack).find((line) => line['client'] === `ip:${address}`)).toMatchObject({ reason: 'invalid', score: 100, signals: { invalid: 10 } });
+    expect((await stack.query(VALID, from(address))).status).toBe(429);
+  });
+
+  it('counts an unreadable body against the verified subject that sent it, not its address', async () => {
+    const fuzzer = await stack.as({ subject: 'fuzzer' });
+    for (let request = 0; request < 10; request += 1) expect((await raw(stack, `{"query": ${request}`, from('192.0.2.50', fuzzer).headers)).status).toBe(400);
+    await untilBlocked(stack, 'sub:fuzzer');
+    expect((await stack.query(VALID, from('192.0.2.51', fuzzer))).status).toBe(429);
+    expect((await stack.query(VALID, from('192.0.2.50'))).status).toBe(200);
+  });
+
+  it('does not count what any web page can make its visitors\' browsers send: a GET without a preflight header, a text/plain body', async () => {
+    const address = '198.51.100.143';
+    for (let request = 0; request < 15; request += 1) {
+      const query = encodeURIComponent(`{ topProducts { secret${request} } }`);
+      expect((await fetch(`${stack.url}/graphql?query=${query}`, from(address))).status).toBe(400);
+      expect((await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-forwarded-for': address }, body: `{"query": "{ x${request} "` })).status).toBe(415);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await stack.query(VALID, from(address))).status).toBe(200);
+    expect(blockLines(stack).some((line) => line['client'] === `ip:${address}`)).toBe(false);
   });
 
   it.each([
@@ -147,11 +204,12 @@ describe('clients refused by the trusted documents and the rate budget', () => {
 
   beforeAll(async () => {
     // A budget of 40 points a minute: the listed `Me` (a few points) runs out of it quickly.
-    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'enforce', RATE_LIMIT_POINTS: '40' } });
+    stack = await startStack({ env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'enforce', RATE_LIMIT_POINTS: '40' } });
   });
   afterAll(async () => {
     await stack?.stop();
   });
+  beforeEach(() => clearOfWindowEdge());
 
   it('blocks a client that keeps sending documents not in the trusted list', async () => {
     for (let request = 0; request < 10; request += 1) {
@@ -200,12 +258,13 @@ describe('denials of an app\'s own operations', () => {
     const manifest = join(dir, 'manifest.json');
     const operations = pages.map((body, page) => ({ id: `page-${page}`, name: `Page${page}`, type: 'query', body }));
     await writeFile(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations }));
-    stack = await startStack({ env: { CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'audit', TRUSTED_DOCUMENTS_MANIFESTS: manifest } });
+    stack = await startStack({ env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', TRUSTED_DOCUMENTS: 'audit', TRUSTED_DOCUMENTS_MANIFESTS: manifest } });
   });
   afterAll(async () => {
     await stack?.stop();
     await rm(dir, { recursive: true, force: true });
   });
+  beforeEach(() => clearOfWindowEdge());
 
   it('are not counted: the app was built so; the same denials of documents the client wrote are', async () => {
     const user = await stack.as({ subject: 'shopper' });
@@ -227,12 +286,14 @@ describe('denials of an app\'s own operations', () => {
 
 describe('operators list and lift blocks shared through Redis', () => {
   const prefix = `test-${randomUUID()}`;
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix };
+  // The CLI's window is the gateway's: `unblock` forgets the score of the windows it counts in.
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix, ...WINDOW };
   let stack: Stack;
 
   beforeAll(async () => {
     stack = await startStack({ env: { ...env, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1' } });
   });
+  beforeEach(() => clearOfWindowEdge());
   afterAll(async () => {
     await stack?.stop();
     const redis = new Redis('redis://127.0.0.1:6379');
@@ -277,4 +338,170 @@ describe('operators list and lift blocks shared through Redis', () => {
       stderr: 'Client blocks are shared only through Redis (REDIS_URL): without it each gateway process keeps its own, which end with their cooldown or a restart.\n',
     });
   });
+});
+
+describe('connections refused before they carry a request', () => {
+  // Any address of 127.0.0.0/8 is this host: each test is a client of its own by the address it connects from, neither
+  // a trusted proxy nor allowlisted (the harness allowlists 127.0.0.1). 127.0.0.20 is a trusted proxy.
+  const PROXY = '127.0.0.20';
+  let stack: Stack;
+  let host: string;
+  let port: number;
+  const sockets = new Set<Socket>();
+
+  beforeAll(async () => {
+    stack = await startStack({
+      env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: `127.0.0.1,${PROXY}`, HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1000', MAX_CONNECTIONS_PER_CLIENT: '5' },
+    });
+    host = new URL(stack.url).hostname;
+    port = Number(new URL(stack.url).port);
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await stack?.stop();
+  });
+  beforeEach(() => clearOfWindowEdge());
+
+  /** A raw connection from `address`, once established. */
+  async function open(address: string): Promise<Socket> {
+    const socket = connect({ host, port, localAddress: address });
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    return socket;
+  }
+
+  /** What the gateway sends on `socket` until it closes it, after `request` (nothing: the client stalls). */
+  function answerTo(socket: Socket, request = ''): Promise<string> {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(text)));
+    if (request !== '') socket.write(request);
+    return closed;
+  }
+
+  /** One request on a kept-alive connection, answered in full (framed by content-length). */
+  function exchange(socket: Socket, request: string): Promise<string> {
+    return new Promise((resolve) => {
+      let text = '';
+      const onData = (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length: (\d+)/i.exec(text);
+        if (end !== -1 && length?.[1] !== undefined && text.length >= end + 4 + Number(length[1])) {
+          socket.off('data', onData);
+          resolve(text);
+        }
+      };
+      socket.on('data', onData);
+      socket.write(request);
+    });
+  }
+
+  const graphqlRequest = (headers = '') => {
+    const body = JSON.stringify({ query: VALID });
+    return `POST /graphql HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  /** The status line and error code of a GraphQL request from `address`, on a connection of its own, closed after. */
+  async function queryFrom(address: string): Promise<{ status: string; code: unknown }> {
+    const text = await answerTo(await open(address), graphqlRequest('connection: close\r\n'));
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { errors?: { extensions?: { code?: unknown } }[] };
+    return { status: text.slice(0, text.indexOf('\r\n')), code: body.errors?.[0]?.extensions?.code };
+  }
+  const SERVED = { status: 'HTTP/1.1 200 OK', code: undefined };
+  const BLOCKED = { status: 'HTTP/1.1 429 Too Many Requests', code: 'CLIENT_BLOCKED' };
+  const LARGE_HEADERS = `GET /health HTTP/1.1\r\nhost: gateway\r\nx-large: ${'a'.repeat(17 * 1024)}\r\n\r\n`;
+
+  it('blocks an address whose connections keep timing out (a slowloris client) after five, as limit refusals', async () => {
+    const stall = async (count: number) => {
+      const answers = await Promise.all(Array.from({ length: count }, async () => answerTo(await open('127.0.0.9'))));
+      expect(answers.map((text) => text.slice(0, text.indexOf('\r\n')))).toEqual(Array(count).fill('HTTP/1.1 408 Request Timeout'));
+    };
+    await stall(4);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await queryFrom('127.0.0.9')).toEqual(SERVED);
+    await stall(1);
+    await untilBlocked(stack, 'ip:127.0.0.9');
+    expect(blockLines(stack).find((line) => line['client'] === 'ip:127.0.0.9')).toMatchObject({ reason: 'limit', score: 100, signals: { limit: 5 } });
+    expect(await queryFrom('127.0.0.9')).toEqual(BLOCKED);
+  });
+
+  it('blocks an address that keeps sending headers over 16 KiB', async () => {
+    for (let request = 0; request < 5; request += 1) {
+      const text = await answerTo(await open('127.0.0.11'), LARGE_HEADERS);
+      expect(text.slice(0, text.indexOf('\r\n'))).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    }
+    await untilBlocked(stack, 'ip:127.0.0.11');
+    expect(await queryFrom('127.0.0.11')).toEqual(BLOCKED);
+  });
+
+  it('blocks an address that keeps opening connections over MAX_CONNECTIONS_PER_CLIENT (5), on the connections it holds too', async () => {
+    const held = await Promise.all(Array.from({ length: 5 }, () => open('127.0.0.12')));
+    for (const socket of held) expect(await exchange(socket, 'GET /health HTTP/1.1\r\nhost: gateway\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    for (let connection = 0; connection < 5; connection += 1) {
+      const text = await answerTo(await open('127.0.0.12'), 'GET /health HTTP/1.1\r\nhost: gateway\r\n\r\n');
+      expect(text).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n[^]*"code":"TOO_MANY_CONNECTIONS"/);
+    }
+    await untilBlocked(stack, 'ip:127.0.0.12');
+    expect(blockLines(stack).find((line) => line['client'] === 'ip:127.0.0.12')).toMatchObject({ reason: 'limit', signals: { limit: 5 } });
+    expect(await exchange(held[0]!, graphqlRequest())).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n[^]*"code":"CLIENT_BLOCKED"/);
+  });
+
+  it('never counts them against a trusted proxy, which carries many clients: neither it nor its clients are blocked', async () => {
+    await Promise.all(Array.from({ length: 5 }, async () => answerTo(await open(PROXY))));
+    for (let request = 0; request < 5; request += 1) await answerTo(await open(PROXY), LARGE_HEADERS);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stack.logs.filter((line) => line['msg'] === 'request refused' && line['client'] === PROXY)).toHaveLength(10);
+    expect(blockLines(stack).filter((line) => String(line['client']).startsWith(`ip:${PROXY}`))).toEqual([]);
+    expect(await queryFrom(PROXY)).toEqual(SERVED);
+  });
+});
+
+describe('a Redis outage, through HTTP', () => {
+  const OUTAGE = 'Redis is unreachable; suspicious clients are scored and blocked by each replica alone until it is back';
+  const BACK = 'Redis is back; client blocks are shared between replicas again';
+  let redis: RedisServer;
+  let first: Stack;
+  let second: Stack;
+  const lines = (stack: Stack, msg: string) => stack.logs.filter((line) => line['msg'] === msg);
+  const probe = async (stack: Stack, address: string) => {
+    for (let probe = 0; probe < 10; probe += 1) expect((await stack.query(`{ topProducts { secret${probe} } }`, from(address))).status).toBe(400);
+  };
+
+  beforeAll(async () => {
+    redis = await redisServer();
+    await redis.start();
+    // Two gateways on one Redis of the test's own, which it stops and starts again (the machine's is shared).
+    const env = { ...WINDOW, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${randomUUID()}`, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1' };
+    first = await startStack({ env });
+    second = await startStack({ env });
+  });
+  afterAll(async () => {
+    await first?.stop();
+    await second?.stop();
+    await redis?.stop();
+  });
+  beforeEach(() => clearOfWindowEdge());
+
+  it('blocks a prober on the gateway it probes while Redis is down, says so once, and shares blocks again once Redis is back', async () => {
+    await redis.stop();
+    await waitFor(() => lines(first, OUTAGE).length > 0 && lines(second, OUTAGE).length > 0);
+    // Each gateway counts alone: the prober is blocked where it probed, and only there.
+    await probe(first, '203.0.113.120');
+    await untilBlocked(first, 'ip:203.0.113.120');
+    expect((await first.query(VALID, from('203.0.113.120'))).body.errors?.[0]?.extensions?.['code']).toBe('CLIENT_BLOCKED');
+    expect((await second.query(VALID, from('203.0.113.120'))).status).toBe(200);
+    // Said once, however many requests ran without Redis.
+    expect(lines(first, OUTAGE)).toHaveLength(1);
+
+    await redis.start();
+    await waitFor(() => lines(first, BACK).length > 0 && lines(second, BACK).length > 0, 15_000);
+    await probe(first, '203.0.113.121');
+    await untilBlocked(first, 'ip:203.0.113.121');
+    await waitFor(async () => (await second.query(VALID, from('203.0.113.121'))).status === 429, 15_000);
+    expect((await second.query(VALID, from('203.0.113.121'))).body.errors?.[0]?.extensions?.['code']).toBe('CLIENT_BLOCKED');
+    // The block the first made alone stays on it until its cooldown: Redis never had it to lift.
+    expect((await first.query(VALID, from('203.0.113.120'))).status).toBe(429);
+    expect([lines(first, OUTAGE), lines(first, BACK)].map((found) => found.length)).toEqual([1, 1]);
+  }, 60_000);
 });

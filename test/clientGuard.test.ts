@@ -6,12 +6,13 @@ import { ANONYMOUS, type Principal } from '../src/auth/principal.js';
 import { createClientGuard, type ClientGuard, type ClientGuardOptions } from '../src/clientBlocking/clientGuard.js';
 import { readBlocks, unblock } from '../src/clientBlocking/blockList.js';
 import { addressKey, clientKeyOf } from '../src/clientBlocking/clientIdentity.js';
-import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, type SuspicionSignal } from '../src/clientBlocking/signals.js';
-import { createLogger } from '../src/common/logger.js';
+import { DEFAULT_SIGNAL_WEIGHTS, SUSPICION_SIGNALS, signalOfError, signalOfErrors, signalOfRefusedRequest, type SuspicionSignal } from '../src/clientBlocking/signals.js';
+import { createLogger, type Logger } from '../src/common/logger.js';
 import { connectRedis, type SharedRedis } from '../src/common/redis.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { logCollector, productionEnv, waitFor } from './harness.js';
-import { redisServer, type RedisServer } from './redisServer.js';
+import { redisServer, type RedisLink, type RedisServer } from './redisServer.js';
+import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 const user = (subject: string): Principal => ({ kind: 'user', subject, roles: [], scopes: [] });
 
@@ -65,9 +66,24 @@ describe('what an error says about its client', () => {
     [{ code: 'SERVICE_UNAVAILABLE' }, true, undefined],
     [{ code: 'INTERNAL_SERVER_ERROR' }, false, undefined],
     [{ code: 'PERSISTED_QUERY_NOT_FOUND' }, false, undefined],
+    // Counted from the answer instead (signalOfRefusedRequest): never twice.
+    [{ code: 'BAD_REQUEST' }, false, undefined],
+    [{ code: 'PERSISTED_QUERY_HASH_MISMATCH' }, false, undefined],
     [undefined, false, undefined],
   ] as const)('%j (path: %s) is %s', (extensions, hasPath, signal) => {
     expect(signalOfError(extensions, hasPath)).toBe(signal);
+  });
+
+  it.each([
+    [['BAD_REQUEST'], 'invalid'],
+    [['PERSISTED_QUERY_HASH_MISMATCH'], 'invalid'],
+    [['GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST'], 'invalid'],
+    [['GRAPHQL_VALIDATION_FAILED'], undefined],
+    [['PERSISTED_QUERY_NOT_FOUND'], undefined],
+    [['PERSISTED_QUERY_NOT_SUPPORTED'], undefined],
+    [[], undefined],
+  ] as const)('an answer refused with %j is %s', (codes, signal) => {
+    expect(signalOfRefusedRequest(codes)).toBe(signal);
   });
 
   it('counts a request once, as the heaviest thing it did', () => {
@@ -109,10 +125,14 @@ describe('suspicion scores in one process', () => {
   });
 
   // With the default weights and threshold (100): how many requests of one kind in a row block their client.
-  it.each(SUSPICION_SIGNALS.map((signal) => [signal, Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal])] as const))('blocks after %s × %i, not one before', async (signal, count) => {
+  it.each(SUSPICION_SIGNALS.map((signal) => [signal, Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal])] as const))('blocks after %s × %i, not one before, and never for one', async (signal, count) => {
     const guard = await createClientGuard(options());
     expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.7', signal, count + 5)).toBe(count);
-    expect(count).toBeGreaterThan(1);
+    expect(guard.blocked(ANONYMOUS, '203.0.113.7')).toMatchObject({ client: 'ip:203.0.113.7', reason: signal, strikes: 1 });
+    expect(remainingSec(guard, ANONYMOUS, '203.0.113.7')).toBe(60);
+    // One request of the heaviest kind, from a client with nothing against it: never a block.
+    await guard.note(ANONYMOUS, '203.0.113.6', signal);
+    expect(guard.blocked(ANONYMOUS, '203.0.113.6')).toBeUndefined();
     await guard.close();
   });
 
@@ -131,9 +151,20 @@ describe('suspicion scores in one process', () => {
 
   it.each(['credentials', 'forbidden', 'invalid', 'untrusted'] as const)('counts the same %s sent again once per window, and anew after it', async (signal) => {
     const guard = await createClientGuard(options());
+    // Two clients send the same thing fifty times; a window and a half later, only the first sends it again.
+    for (const ip of ['203.0.113.11', '203.0.113.14']) {
+      for (let request = 0; request < 50; request += 1) await guard.note(ANONYMOUS, ip, signal, 'the same document');
+      expect(guard.blocked(ANONYMOUS, ip)).toBeUndefined();
+    }
+    vi.advanceTimersByTime(90_000);
     for (let request = 0; request < 50; request += 1) await guard.note(ANONYMOUS, '203.0.113.11', signal, 'the same document');
     expect(guard.blocked(ANONYMOUS, '203.0.113.11')).toBeUndefined();
-    // Something else each time: probing.
+    // Then both probe (something else each time): the repeat counted anew takes one probe off the first one's way.
+    const again = await blockedAfter(guard, ANONYMOUS, '203.0.113.11', signal, 50);
+    const once = await blockedAfter(guard, ANONYMOUS, '203.0.113.14', signal, 50);
+    expect(once).toBeDefined();
+    expect(again).toBe(once! - 1);
+    // A client that probes from the start.
     expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.12', signal, 50)).toBe(Math.ceil(100 / DEFAULT_SIGNAL_WEIGHTS[signal]));
     await guard.close();
   });
@@ -149,16 +180,16 @@ describe('suspicion scores in one process', () => {
     await guard.close();
   });
 
-  it('lets a score fade: what was sent two windows ago no longer counts', async () => {
+  it('lets a score fade: half a window on it weighs half, two windows on nothing', async () => {
     const guard = await createClientGuard(options());
-    for (let request = 0; request < 9; request += 1) await guard.note(ANONYMOUS, '203.0.113.9', 'invalid');
-    // 90 points; half a window later the previous window still weighs half, so one more does not block.
+    for (const ip of ['203.0.113.9', '203.0.113.15']) for (let request = 0; request < 9; request += 1) await guard.note(ANONYMOUS, ip, 'invalid');
+    // 90 points each. Half way into the next window the first one weighs half (45): six more block, where a fixed
+    // window would take ten (it forgets at the edge) and a score that never fades one.
     vi.advanceTimersByTime(90_000);
-    await guard.note(ANONYMOUS, '203.0.113.9', 'invalid');
-    expect(guard.blocked(ANONYMOUS, '203.0.113.9')).toBeUndefined();
-    vi.advanceTimersByTime(120_000);
-    // Everything has faded: it takes the full ten again.
-    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.9', 'invalid', 20)).toBe(10);
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.9', 'invalid', 20)).toBe(6);
+    // Two windows after the first: it has faded out, and the full ten are needed again.
+    vi.advanceTimersByTime(30_000);
+    expect(await blockedAfter(guard, ANONYMOUS, '203.0.113.15', 'invalid', 20)).toBe(10);
     await guard.close();
   });
 
@@ -282,6 +313,42 @@ describe('client blocking settings', () => {
     expect(loadConfig({ ...production, ...env, CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' }).clientBlocking.mode).toBe(env.CLIENT_BLOCKING);
   });
 
+  // Blocking that is on and blocks nobody is refused in production as `off` is, and for the same override.
+  const NO_WEIGHTS = { credentials: 0, forbidden: 0, invalid: 0, limit: 0, untrusted: 0, rateLimited: 0 };
+  it.each([
+    ['every weight 0', {}, { weights: NO_WEIGHTS }, 'config clientBlocking.weights are all 0 in production, so no request counts and no client is ever blocked: give the signals weights (the defaults: credentials 10,'],
+    ['a threshold of 1001 limit refusals', { CLIENT_BLOCKING_THRESHOLD: '20020' }, {}, 'CLIENT_BLOCKING_THRESHOLD (20020) in production takes 1001 requests of the heaviest signal (limit, weight 20) within one window to block a client, which no prober needs to send: set at most 20000'],
+    ['a threshold beyond the one weighted signal', {}, { threshold: 5_001, weights: { ...NO_WEIGHTS, forbidden: 5 } }, 'config clientBlocking.threshold (5001) in production takes 1001 requests of the heaviest signal (forbidden, weight 5) within one window to block a client'],
+    ['a 9 s window', { CLIENT_BLOCKING_WINDOW_SEC: '9' }, {}, 'CLIENT_BLOCKING_WINDOW_SEC (9) in production forgets a client\'s signals within seconds, so a prober that paces itself is never blocked: set at least 10 (the default is 60)'],
+    ['a 9 s cooldown', { CLIENT_BLOCKING_COOLDOWNS_SEC: '9,600' }, {}, 'CLIENT_BLOCKING_COOLDOWNS_SEC (9,600) in production blocks for 9 s, which a prober hardly notices: list cooldowns of at least 10 s (the default is 60,600,3600)'],
+    ['a 5 s cooldown on repeat', {}, { cooldownsSec: [60, 5] }, 'config clientBlocking.cooldownsSec (60,5) in production blocks for 5 s'],
+  ])('refuses %s in production unless said on purpose, and takes it in development', async (_case, env, clientBlocking, message) => {
+    const production = await productionEnv();
+    const module = { clientBlocking };
+    const refused = (() => {
+      try {
+        loadConfig({ ...production, ...env }, { module });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems).toEqual([expect.stringContaining(message)]);
+    expect((refused as ConfigError).problems[0]).toMatch(/, or CLIENT_BLOCKING_OFF_IN_PRODUCTION=true \(CLIENT_BLOCKING_OFF_IN_PRODUCTION\) to run so on purpose$/);
+    expect(loadConfig({ ...production, ...env, CLIENT_BLOCKING_OFF_IN_PRODUCTION: 'true' }, { module }).clientBlocking.mode).toBe('enforce');
+    expect(loadConfig({ ...env, CLIENT_BLOCKING: 'enforce' }, { module }).clientBlocking.mode).toBe('enforce');
+  });
+
+  it.each([
+    ['the defaults', {}, {}],
+    ['1000 limit refusals to block', { CLIENT_BLOCKING_THRESHOLD: '20000' }, {}],
+    ['a 10 s window and cooldown', { CLIENT_BLOCKING_WINDOW_SEC: '10', CLIENT_BLOCKING_COOLDOWNS_SEC: '10' }, {}],
+    ['one weighted signal', {}, { weights: { ...NO_WEIGHTS, credentials: 10 } }],
+  ])('takes %s in production', async (_case, env, clientBlocking) => {
+    expect(loadConfig({ ...(await productionEnv()), ...env }, { module: { clientBlocking } }).clientBlocking.mode).toBe('enforce');
+  });
+
   it('enforces in production and is off in development by default', async () => {
     expect(loadConfig(await productionEnv()).clientBlocking.mode).toBe('enforce');
     expect(loadConfig({}).clientBlocking.mode).toBe('off');
@@ -312,10 +379,14 @@ describe('client blocking settings', () => {
 describe('blocks shared through Redis', () => {
   let redis: RedisServer;
   const opened: { guard: ClientGuard; redis: SharedRedis }[] = [];
+  const links: RedisLink[] = [];
 
-  const replica = async (keyPrefix: string, logger = collectingLogger().logger, onBlock?: (reason: SuspicionSignal) => void) => {
-    const shared = connectRedis(redis.url, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
-    const guard = await createClientGuard(options({ keyPrefix, redis: shared, logger, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
+  /** A replica on its own connections to Redis (through `url`, a link the test may cut, when given). */
+  const replica = async (keyPrefix: string, { logger = collectingLogger().logger, onBlock, url = redis.url }: { logger?: Logger; onBlock?: (reason: SuspicionSignal) => void; url?: string } = {}) => {
+    const shared = connectRedis(url, logger, { onDown: 'Redis is unreachable; blocks are local', onUp: 'Redis is back; blocks are shared' });
+    // An hour's window, started clear of its edge (beforeEach): exactly threshold / weight signals sent in real time
+    // must add up to the threshold.
+    const guard = await createClientGuard(options({ keyPrefix, redis: shared, logger, decayWindowSec: TEST_WINDOW_SEC, cooldownsSec: [30, 300], ...(onBlock ? { onBlock } : {}) }));
     opened.push({ guard, redis: shared });
     await waitFor(() => shared.client.status === 'ready');
     return guard;
@@ -325,11 +396,13 @@ describe('blocks shared through Redis', () => {
     redis = await redisServer();
     await redis.start();
   });
+  beforeEach(() => clearOfWindowEdge());
   afterAll(async () => {
     for (const { guard, redis: shared } of opened) {
       await guard.close();
       await shared.close();
     }
+    for (const link of links) await link.close();
     await redis?.stop();
   });
 
@@ -348,7 +421,7 @@ describe('blocks shared through Redis', () => {
   it('makes one block, a first one, when two replicas count the crossing signal at once', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const blocks: string[] = [];
-    const [a, b] = [await replica(keyPrefix, undefined, (reason) => blocks.push(`a:${reason}`)), await replica(keyPrefix, undefined, (reason) => blocks.push(`b:${reason}`))];
+    const [a, b] = [await replica(keyPrefix, { onBlock: (reason) => blocks.push(`a:${reason}`) }), await replica(keyPrefix, { onBlock: (reason) => blocks.push(`b:${reason}`) })];
     for (let request = 0; request < 9; request += 1) await a.note(ANONYMOUS, '203.0.113.55', 'invalid');
     await Promise.all([a.note(ANONYMOUS, '203.0.113.55', 'invalid'), b.note(ANONYMOUS, '203.0.113.55', 'rateLimited'), b.note(ANONYMOUS, '203.0.113.55', 'invalid')]);
     expect(blocks).toHaveLength(1);
@@ -367,10 +440,10 @@ describe('blocks shared through Redis', () => {
       const blocks = await readBlocks(client, keyPrefix);
       expect(blocks).toEqual([{ client: 'sub:mallory', untilMs: expect.any(Number), reason: 'limit', strikes: 1 }]);
       expect(blocks[0]!.untilMs - Date.now()).toBeGreaterThan(25_000);
-      expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(true);
+      expect(await unblock(client, keyPrefix, 'sub:mallory', TEST_WINDOW_SEC)).toBe(true);
       await waitFor(() => a.blocked(user('mallory'), '192.0.2.1') === undefined && b.blocked(user('mallory'), '192.0.2.1') === undefined);
       expect(await readBlocks(client, keyPrefix)).toEqual([]);
-      expect(await unblock(client, keyPrefix, 'sub:mallory', 60)).toBe(false);
+      expect(await unblock(client, keyPrefix, 'sub:mallory', TEST_WINDOW_SEC)).toBe(false);
       // Its strikes were forgotten: the next block is a first one again.
       expect(await blockedAfter(a, user('mallory'), '192.0.2.1', 'limit', 5)).toBe(5);
       expect(remainingSec(a, user('mallory'), '192.0.2.1')).toBe(30);
@@ -387,14 +460,48 @@ describe('blocks shared through Redis', () => {
     await waitFor(() => late.blocked(ANONYMOUS, '203.0.113.60') !== undefined);
   });
 
+  it('drops, once back, a block lifted while it was cut off from Redis, and keeps the one it made alone meanwhile', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const link = await redis.link();
+    links.push(link);
+    const a = await replica(keyPrefix);
+    const b = await replica(keyPrefix, { url: link.url });
+    const bRedis = opened.at(-1)!.redis;
+    expect(await blockedAfter(a, user('lifted'), '192.0.2.1', 'limit', 5)).toBe(5);
+    await waitFor(() => b.blocked(user('lifted'), '192.0.2.1') !== undefined);
+
+    link.cut();
+    await waitFor(() => !bRedis.ready());
+    // Alone, b blocks a client of its own: Redis never hears of it.
+    expect(await blockedAfter(b, user('alone'), '192.0.2.2', 'limit', 5)).toBe(5);
+    const operator = new Redis(redis.url);
+    try {
+      expect(await unblock(operator, keyPrefix, 'sub:lifted', TEST_WINDOW_SEC)).toBe(true);
+    } finally {
+      operator.disconnect();
+    }
+    await waitFor(() => a.blocked(user('lifted'), '192.0.2.1') === undefined);
+    await sleep(300);
+    // b was not listening: it still blocks the client, as it would until the cooldown's end without a resync.
+    expect(b.blocked(user('lifted'), '192.0.2.1')).toBeDefined();
+
+    link.restore();
+    await waitFor(() => b.blocked(user('lifted'), '192.0.2.1') === undefined, 10_000);
+    expect(bRedis.ready()).toBe(true);
+    expect(b.blocked(user('alone'), '192.0.2.2')).toMatchObject({ client: 'sub:alone', reason: 'limit' });
+    expect(a.blocked(user('alone'), '192.0.2.2')).toBeUndefined();
+  });
+
   it('keeps blocking in each process while Redis is down, says so once, and shares blocks again once it is back', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const { logger, lines } = collectingLogger();
-    const [a, b] = [await replica(keyPrefix, logger), await replica(keyPrefix)];
+    const [a, b] = [await replica(keyPrefix, { logger }), await replica(keyPrefix)];
     await redis.stop();
     expect(await blockedAfter(a, ANONYMOUS, '203.0.113.70', 'limit', 5)).toBe(5);
+    // Each replica counts alone now: b learns nothing of a's block, nor of a's signals, and blocks the client on its
+    // own five (one would do, were a's counted).
     await sleep(300);
-    expect(b.blocked(ANONYMOUS, '203.0.113.70')).toBeUndefined();
+    expect(await blockedAfter(b, ANONYMOUS, '203.0.113.70', 'limit', 10)).toBe(5);
     expect(lines.filter((line) => line['msg'] === 'Redis is unreachable; blocks are local')).toHaveLength(1);
     await redis.start();
     await waitFor(() => lines.some((line) => line['msg'] === 'Redis is back; blocks are shared'), 10_000);

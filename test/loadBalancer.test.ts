@@ -10,6 +10,7 @@ import { loadOrCreateDevKey, signDevToken, type DevKey } from '../src/auth/devIs
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
 import { findHaproxy, HEALTH_CHECK, startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { COMMITTED_SUPERGRAPH, SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
+import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const HAPROXY = findHaproxy();
@@ -94,6 +95,8 @@ async function startFixture(haproxyBinary: string): Promise<Fixture> {
       REDIS_KEY_PREFIX: RUN,
       // As in production: a client blocked through one replica is blocked through all.
       CLIENT_BLOCKING: 'enforce',
+      // Ten probes make exactly the threshold: counted in one window, whose edge the tests stay clear of (scoreWindow.ts).
+      CLIENT_BLOCKING_WINDOW_SEC: String(TEST_WINDOW_SEC),
       RATE_LIMIT_POINTS: String(POINTS),
       RATE_LIMIT_WINDOW_SEC: '60',
       // Each replica plans each document once; that charge would land on whichever caller came first, and make the
@@ -237,6 +240,8 @@ describe.skipIf(HAPROXY === undefined)('three gateway replicas behind HAProxy', 
 
   // Whatever every replica must agree on about a caller, shown through the balancer (X-Served-By names the replica).
   describe('one state shared through Redis', () => {
+    beforeEach(() => clearOfWindowEdge());
+
     it('refuses a caller spread over the three replicas after one budget, not three', async () => {
       const headers = { 'content-type': 'application/json', ...(await fixture.as('budget')) };
       const answers: { status: number; servedBy: string | null; code: unknown }[] = [];

@@ -37,8 +37,9 @@ export interface BlockListOptions {
  * a request's client is blocked costs no round trip: it is a map lookup, before anything of the request is parsed.
  * Redis holds the truth (rate-limiter-flexible's `block`, a key that expires with the cooldown) and carries each
  * block and unblock to the other replicas at once (pub/sub); a replica that (re)connects reads every block Redis
- * holds. While Redis is away, a replica keeps blocking what it decides itself (rate-limiter-flexible's insurance
- * limiter); the others learn of those blocks only if they are still on when Redis is back and asked again.
+ * holds, and drops those it had from Redis that Redis no longer holds (lifted while it was not listening). While
+ * Redis is away, a replica keeps blocking what it decides itself (rate-limiter-flexible's insurance limiter); the
+ * others learn of those blocks only if they are still on when Redis is back and asked again.
  */
 export interface BlockList {
   /** The block on `client` now, if any. */
@@ -53,19 +54,37 @@ export interface BlockList {
   close(): Promise<void>;
 }
 
+/** A block as this replica holds it. */
+interface Held {
+  block: Block;
+  /**
+   * Whether Redis had it when this replica learned of it (read, announced, or written there by this replica), rather
+   * than this replica alone deciding it while Redis was away.
+   */
+  fromRedis: boolean;
+  /** When, in the order of what this replica learned: a resync judges only what it knew before it read. */
+  learned: number;
+}
+
 export async function createBlockList(options: BlockListOptions): Promise<BlockList> {
   const keys = blockKeys(options.keyPrefix);
-  const local = new Map<string, Block>();
+  const local = new Map<string, Held>();
+  let learned = 0;
+  const hold = (block: Block, fromRedis: boolean): Held => {
+    const entry = { block, fromRedis, learned: (learned += 1) };
+    local.set(block.client, entry);
+    return entry;
+  };
   const memory = new RateLimiterMemory({ points: 1, duration: 1, keyPrefix: keys.blocks });
   const limiter: RateLimiterAbstract =
     options.redis === undefined
       ? memory
       : new RateLimiterRedis({ storeClient: options.redis.client, points: 1, duration: 1, keyPrefix: keys.blocks, rejectIfRedisNotReady: true, insuranceLimiter: memory });
 
-  const live = (block: Block | undefined, nowMs = Date.now()) => (block !== undefined && block.untilMs > nowMs ? block : undefined);
+  const live = (held: Held | undefined, nowMs = Date.now()) => (held !== undefined && held.block.untilMs > nowMs ? held.block : undefined);
   const apply = (message: BlockMessage) => {
     if (message.op === 'unblock') local.delete(message.client);
-    else local.set(message.client, { client: message.client, untilMs: Date.now() + message.ms, reason: message.reason, strikes: message.strikes });
+    else hold({ client: message.client, untilMs: Date.now() + message.ms, reason: message.reason, strikes: message.strikes }, true);
   };
 
   let subscriber: Redis | undefined;
@@ -81,9 +100,17 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
     const listening = subscriber;
     const resync = () => {
       if (redis.client.status !== 'ready' || listening.status !== 'ready') return;
+      const before = learned;
       void readBlocks(redis.client, options.keyPrefix)
         .then((blocks) => {
-          for (const block of blocks) if ((local.get(block.client)?.untilMs ?? 0) < block.untilMs) local.set(block.client, block);
+          const held = new Set(blocks.map((block) => block.client));
+          // A block this replica had from Redis that Redis no longer holds was lifted (`gateway blocks unblock`) while
+          // this replica was not listening, or has ended: it goes. One announced during the read is newer than what
+          // was read, and stays. A block this replica decided alone while Redis was away stays until its cooldown:
+          // Redis never had it, so its absence there says nothing of it (an unblock of it could not have been told
+          // apart from a block that was never shared).
+          for (const [client, entry] of local) if (entry.fromRedis && entry.learned <= before && !held.has(client)) local.delete(client);
+          for (const block of blocks) if ((local.get(block.client)?.block.untilMs ?? 0) < block.untilMs) hold(block, true);
         })
         .catch((error: unknown) => options.logger.warn({ err: error }, 'the blocked clients could not be read from Redis; blocks from other replicas apply once announced'));
     };
@@ -94,8 +121,8 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
 
   const list = () => {
     const now = Date.now();
-    for (const [client, block] of local) if (live(block, now) === undefined) local.delete(client);
-    return [...local.values()].sort((a, b) => a.untilMs - b.untilMs);
+    for (const [client, held] of local) if (live(held, now) === undefined) local.delete(client);
+    return [...local.values()].map((held) => held.block).sort((a, b) => a.untilMs - b.untilMs);
   };
 
   return {
@@ -105,12 +132,16 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
       return block;
     },
     async add(block, seconds) {
-      local.set(block.client, { ...block, untilMs: Date.now() + seconds * 1000 });
-      await limiter.block(block.client, seconds);
       const redis = options.redis;
-      if (redis === undefined || redis.client.status !== 'ready') return;
+      // Written to Redis only if it was there for the block's key as well as for its announcement: otherwise the
+      // limiter kept the key in this process (its insurance), and the block is this replica's alone.
+      const shared = redis !== undefined && redis.client.status === 'ready';
+      const entry = hold({ ...block, untilMs: Date.now() + seconds * 1000 }, false);
+      await limiter.block(block.client, seconds);
+      if (!shared || redis.client.status !== 'ready') return;
       const message: BlockMessage = { op: 'block', client: block.client, ms: seconds * 1000, reason: block.reason, strikes: block.strikes };
       await redis.client.multi().set(`${keys.details}:${block.client}`, JSON.stringify({ reason: block.reason, strikes: block.strikes }), 'PX', seconds * 1000).publish(keys.channel, JSON.stringify(message)).exec();
+      entry.fromRedis = true;
     },
     empty: () => local.size === 0,
     list,

@@ -6,9 +6,11 @@ import { ErrorCode } from '../errors.js';
  * - `credentials`: a token that was refused (401): malformed, expired, forged, for another audience;
  * - `forbidden`: the policy denied a field or the operation (403 / FORBIDDEN);
  * - `invalid`: a document that does not parse or validate, or variables that do not fit it: probing for names that
- *   exist ("Cannot query field …") looks like this;
+ *   exist ("Cannot query field …") looks like this; so does a request that is not a GraphQL request at all (a body
+ *   that is not JSON, `variables` that are not an object, a persisted query whose hash is not its document's);
  * - `limit`: a limit refused the request (depth, cost, aliases, root fields, directives, expansion, body or document
- *   size, selection pairs, aliases that shadow fields);
+ *   size, selection pairs, aliases that shadow fields), or its connection (headers too large or too slow, a request
+ *   that did not arrive in time, more connections than MAX_CONNECTIONS_PER_CLIENT);
  * - `untrusted`: a document not in the trusted list, refused;
  * - `rateLimited`: a request over the caller's rate budget (a client that ignores Retry-After).
  */
@@ -68,9 +70,26 @@ export function signalOfError(extensions: Readonly<Record<string, unknown>> | un
     case ApolloServerErrorCode.BAD_USER_INPUT:
       // Without a path it is the variables that do not fit the operation; with one, a resolver's answer to its input.
       return hasPath ? undefined : 'invalid';
+    case ApolloServerErrorCode.BAD_REQUEST:
+    case ErrorCode.PersistedQueryHashMismatch:
+      // Counted from the answer (signalOfRefusedRequest), where every one of them shows, and so never twice.
+      return undefined;
     default:
       return undefined;
   }
+}
+
+/**
+ * Codes of the answers that say a request was not a GraphQL request the gateway could read: BAD_REQUEST (most of them
+ * given by Apollo Server before its request pipeline, so before any plugin hears of them) and
+ * PERSISTED_QUERY_HASH_MISMATCH (the gateway's code for Apollo's refusal of a hash that is not the document's, given
+ * to the answer after the plugins saw that refusal without a code).
+ */
+const UNREADABLE_REQUEST_CODES: ReadonlySet<string> = new Set([ApolloServerErrorCode.BAD_REQUEST, ErrorCode.PersistedQueryHashMismatch]);
+
+/** The signal of an answer Apollo Server gave, by the codes of its errors as the client reads them (see UNREADABLE_REQUEST_CODES). */
+export function signalOfRefusedRequest(codes: readonly string[]): SuspicionSignal | undefined {
+  return codes.some((code) => UNREADABLE_REQUEST_CODES.has(code)) ? 'invalid' : undefined;
 }
 
 /** The heaviest signal among an answer's errors: one request counts once, as the worst thing it did. */

@@ -2,6 +2,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import { deny } from 'graphql-shield';
 import { GraphQLError } from 'graphql';
 import type { Policy } from '../authz/compilePolicy.js';
+import { DEFAULT_SIGNAL_WEIGHTS } from '../clientBlocking/signals.js';
 import { ErrorCode, policyError } from '../errors.js';
 import { isPlainObject, readEnvironment } from './environment.js';
 import { configSchema, type ClientTokenAlgorithm, type GatewayConfigInput, type KeySource, type ParsedConfig, type PolicyInput } from './schema.js';
@@ -203,13 +204,29 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
   };
 }
 
+/** Production's floor under the blocking settings: below it, blocking is on and blocks nobody (see `ineffectiveBlocking`). */
+const EFFECTIVE_BLOCKING = {
+  /** Requests of the heaviest signal within one window that may be needed to block, at most. */
+  maxSignalsToBlock: 1_000,
+  /** The shortest window: shorter, a prober that paces itself is forgotten before it adds up. */
+  minWindowSec: 10,
+  /** The shortest cooldown: shorter, a blocked prober hardly notices. */
+  minCooldownSec: 10,
+} as const;
+
 function clientBlockingConfig(values: ParsedConfig, name: (path: string) => string, problems: string[]): GatewayConfig['clientBlocking'] {
   const { mode: given, offInProduction, ...settings } = values.clientBlocking;
   const mode = given ?? (values.mode === 'production' ? 'enforce' : 'off');
+  const onPurpose = `${name('clientBlocking.offInProduction')}=true (CLIENT_BLOCKING_OFF_IN_PRODUCTION) to run so on purpose`;
   if (values.mode === 'production' && mode !== 'enforce' && !offInProduction) {
     problems.push(
-      `${name('clientBlocking.mode')}=${mode} in production ${mode === 'audit' ? 'only logs the clients it would block' : 'lets a client probe, forge tokens and test limits for as long as it likes'}: set enforce, or ${name('clientBlocking.offInProduction')}=true (CLIENT_BLOCKING_OFF_IN_PRODUCTION) to run so on purpose`,
+      `${name('clientBlocking.mode')}=${mode} in production ${mode === 'audit' ? 'only logs the clients it would block' : 'lets a client probe, forge tokens and test limits for as long as it likes'}: set enforce, or ${onPurpose}`,
     );
+  }
+  // Settings that switch blocking off without saying so are refused as `off` is, under the same override;
+  // development takes them (a test of the cooldown wants a short one).
+  if (values.mode === 'production' && !offInProduction) {
+    for (const problem of ineffectiveBlocking(settings, name)) problems.push(`${problem}, or ${onPurpose}`);
   }
   // One mistake never blocks: a weight as large as the threshold would block on a single request.
   for (const [signal, weight] of Object.entries(settings.weights)) {
@@ -221,6 +238,30 @@ function clientBlockingConfig(values: ParsedConfig, name: (path: string) => stri
     problems.push(`${name('clientBlocking.allowlist.cidrs')} must list addresses or CIDR ranges, e.g. 10.0.0.0/8: ${(error as Error).message}`);
   }
   return { ...settings, mode };
+}
+
+/** What makes blocking block nobody in these settings, each problem naming its setting and a value that works. */
+function ineffectiveBlocking(settings: Omit<ParsedConfig['clientBlocking'], 'mode' | 'offInProduction'>, name: (path: string) => string): string[] {
+  const problems: string[] = [];
+  const { maxSignalsToBlock, minWindowSec, minCooldownSec } = EFFECTIVE_BLOCKING;
+  let heaviest: string | undefined;
+  let weight = 0;
+  for (const [signal, value] of Object.entries(settings.weights)) if (value > weight) [heaviest, weight] = [signal, value];
+  if (heaviest === undefined) {
+    problems.push(`${name('clientBlocking.weights')} are all 0 in production, so no request counts and no client is ever blocked: give the signals weights (the defaults: ${Object.entries(DEFAULT_SIGNAL_WEIGHTS).map(([signal, value]) => `${signal} ${value}`).join(', ')})`);
+  } else if (Math.ceil(settings.threshold / weight) > maxSignalsToBlock) {
+    problems.push(
+      `${name('clientBlocking.threshold')} (${settings.threshold}) in production takes ${Math.ceil(settings.threshold / weight)} requests of the heaviest signal (${heaviest}, weight ${weight}) within one window to block a client, which no prober needs to send: set at most ${maxSignalsToBlock * weight} (${maxSignalsToBlock} of them; the default is 100)`,
+    );
+  }
+  if (settings.decayWindowSec < minWindowSec) {
+    problems.push(`${name('clientBlocking.decayWindowSec')} (${settings.decayWindowSec}) in production forgets a client's signals within seconds, so a prober that paces itself is never blocked: set at least ${minWindowSec} (the default is 60)`);
+  }
+  const short = settings.cooldownsSec.filter((cooldown) => cooldown < minCooldownSec);
+  if (short.length > 0) {
+    problems.push(`${name('clientBlocking.cooldownsSec')} (${settings.cooldownsSec.join(',')}) in production blocks for ${short.join(', ')} s, which a prober hardly notices: list cooldowns of at least ${minCooldownSec} s (the default is 60,600,3600)`);
+  }
+  return problems;
 }
 
 function authConfig(values: ParsedConfig, name: (path: string) => string, problems: string[]): AuthConfig | undefined {
@@ -268,6 +309,7 @@ const DEFAULT_NAMES: Readonly<Record<string, string>> = {
   csrfPrevention: 'CSRF_PREVENTION', corsOrigins: 'CORS_ORIGINS', corsCredentials: 'CORS_CREDENTIALS', workers: 'GATEWAY_WORKERS', 'rateLimit.redisUrl': 'REDIS_URL', 'trustedDocuments.bypassRoles': 'TRUSTED_DOCUMENTS_BYPASS_ROLES',
   'cache.mode': 'CACHE_MODE', 'cache.redisUrl': 'CACHE_REDIS_URL', 'clientBlocking.mode': 'CLIENT_BLOCKING', 'clientBlocking.offInProduction': 'CLIENT_BLOCKING_OFF_IN_PRODUCTION',
   'clientBlocking.threshold': 'CLIENT_BLOCKING_THRESHOLD', 'clientBlocking.allowlist.cidrs': 'CLIENT_BLOCKING_ALLOW_CIDRS',
+  'clientBlocking.decayWindowSec': 'CLIENT_BLOCKING_WINDOW_SEC', 'clientBlocking.cooldownsSec': 'CLIENT_BLOCKING_COOLDOWNS_SEC',
   forwardHeaders: 'FORWARD_HEADERS', 'connections.headersTimeoutMs': 'HEADERS_TIMEOUT_MS', 'connections.requestTimeoutMs': 'REQUEST_TIMEOUT_MS',
 };
 

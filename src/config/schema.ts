@@ -229,7 +229,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Default: `enforce` in production, `off` in development. `audit` logs the blocks it would make. */
       mode: z.enum(['off', 'audit', 'enforce'], { error: 'must be off, audit or enforce' }).optional(),
-      /** Production refuses `off` and `audit` unless this says it is meant. */
+      /**
+       * Production refuses `off` and `audit` unless this says it is meant, and so settings that block nobody: every
+       * weight 0, a threshold that takes more than 1000 of the heaviest signal, a window or a cooldown under 10 s.
+       */
       offInProduction: z.boolean().default(false),
       threshold: whole(1, 1_000_000).default(100),
       /** A signal weighs fully for this long, then fades out over as long again. */

@@ -59,7 +59,8 @@ export function documentGate(handler: GraphQLHandler, options: DocumentGateOptio
   };
 }
 
-function queryOf(body: unknown, search: unknown): string | undefined {
+/** The GraphQL document a request carries, in its JSON body or its query string; undefined when it has none. */
+export function queryOf(body: unknown, search: unknown): string | undefined {
   const fromBody = typeof body === 'object' && body !== null ? (body as { query?: unknown }).query : undefined;
   const fromUrl = typeof search === 'object' && search !== null ? (search as { query?: unknown }).query : undefined;
   return typeof fromBody === 'string' ? fromBody : typeof fromUrl === 'string' ? fromUrl : undefined;

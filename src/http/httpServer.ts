@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
+import proxyAddr from '@fastify/proxy-addr';
 import helmet from 'helmet';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
@@ -65,8 +66,9 @@ export interface HttpServerOptions {
    */
   onRejected?: (reason: 'auth' | 'connection' | ClientErrorReason) => void;
   /**
-   * Blocks suspicious clients: a blocked one is refused before its body is looked at, and refused credentials count
-   * against the address that sent them. Absent: CLIENT_BLOCKING=off.
+   * Blocks suspicious clients: a blocked one is refused before its body is looked at; refused credentials count
+   * against the address that sent them, a body that is not JSON against the request's client, and a connection
+   * refused before it carried a request against its peer (see connectionScorer). Absent: CLIENT_BLOCKING=off.
    */
   clientGuard?: Pick<ClientGuard, 'blocked' | 'note'> | undefined;
   /** Told of every request refused because its client is blocked. */
@@ -83,6 +85,7 @@ export interface HttpServerOptions {
  * connection cap).
  */
 export function createHttpServer(options: HttpServerOptions) {
+  const scoreConnection = connectionScorer(options);
   // Typed as Fastify's logger interface (pino's is wider), so the instance has Fastify's default types.
   const loggerInstance: FastifyBaseLogger = options.logger;
   const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs, maxPerClient } = options.connections;
@@ -107,13 +110,24 @@ export function createHttpServer(options: HttpServerOptions) {
     http: { requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: checkingIntervalMs(options.connections) },
     // No `connectionTimeout`: it is an inactivity timer on the socket, which also runs out while the gateway itself
     // waits on a slow subgraph; the three timers above bound every phase in which the client is the slow one.
-    clientErrorHandler: createClientErrorHandler({ logger: options.logger, onRejected: options.onRejected }),
+    clientErrorHandler: createClientErrorHandler({
+      logger: options.logger,
+      onRejected: (reason, address) => {
+        options.onRejected?.(reason);
+        // Framing no parser agrees on may be smuggling, but it is also what a client speaking TLS or another protocol
+        // to this port sends, once per attempt: a misconfigured client, not a prober. Not counted.
+        if (reason !== 'malformed') scoreConnection(address);
+      },
+    }),
   });
   limitConnectionsPerClient(app.server, {
     maxPerClient,
     trustedProxies: options.trustedProxies,
     logger: options.logger,
-    onRefused: () => options.onRejected?.('connection'),
+    onRefused: (address) => {
+      options.onRejected?.('connection');
+      scoreConnection(address);
+    },
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -240,12 +254,36 @@ export function createHttpServer(options: HttpServerOptions) {
         return reply.code(415).send(errorBody(ErrorCode.UnsupportedMediaType, 'Send GraphQL requests as application/json'));
     }
     if (status >= 400 && status < 500) {
+      // A GraphQL request whose body is not JSON (or is empty): fuzzing, a hand-made request. Only a body sent as
+      // application/json gets this far (other types are refused above, unread and uncounted, as a web page can make
+      // its visitors' browsers send them), which no page can send without a CORS preflight. Each counts: the body is
+      // not kept to tell a repeat apart, and no client library writes JSON that does not parse.
+      if (request.routeOptions.url === GRAPHQL_PATH) void options.clientGuard?.note(request.principal ?? ANONYMOUS, request.ip, 'invalid');
       return reply.code(status).send(errorBody(ErrorCode.BadRequest, 'The request could not be read'));
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody(ErrorCode.InternalServerError, 'Internal server error'));
   });
   return app;
+}
+
+/**
+ * Counts a connection refused before any request on it existed (too slow, headers too large, over the per-client cap)
+ * as `limit` against its peer's address, keyed as an anonymous request from that address is (clientIdentity.ts): a
+ * slowloris client, or one that opens connections as fast as it can, is blocked, and its next requests refused.
+ *
+ * Only the peer is known here, never X-Forwarded-For: a peer in TRUSTED_PROXIES is never counted, since what arrives
+ * through a proxy is its clients' doing (who may be many), and the proxy must never be blocked for it. Nothing is
+ * counted for a client already blocked, so that a flood of refused connections is not a flood of Redis commands.
+ */
+function connectionScorer(options: Pick<HttpServerOptions, 'clientGuard' | 'trustedProxies'>): (address: string | undefined) => void {
+  const guard = options.clientGuard;
+  if (guard === undefined) return () => undefined;
+  const trustedPeer = options.trustedProxies.length > 0 ? proxyAddr.compile([...options.trustedProxies]) : () => false;
+  return (address) => {
+    if (address === undefined || trustedPeer(address, 0) || guard.blocked(ANONYMOUS, address) !== undefined) return;
+    void guard.note(ANONYMOUS, address, 'limit');
+  };
 }
 
 /** What a refused token is known by, so that one expired token sent again counts once: never the token itself. */

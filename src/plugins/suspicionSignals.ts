@@ -7,7 +7,8 @@ import type { GatewayContext } from '../context.js';
  * Tells the client guard what each answered operation did: the heaviest signal among its errors (a validation failure,
  * a limit, a denial, a rate refusal at execution), once per request, against the verified subject or the address.
  * Refusals made before Apollo (credentials, body size, document size, trusted documents, admission) are told where
- * they are made.
+ * they are made, and so are Apollo's refusals of what it cannot read as a GraphQL request (BAD_REQUEST, most of which no
+ * plugin hears of: see signalOfRefusedRequest and gateway.ts).
  */
 export function suspicionSignals(guard: Pick<ClientGuard, 'note'>, weights: Readonly<Record<SuspicionSignal, number>>): ApolloServerPlugin<GatewayContext> {
   return {
