@@ -373,6 +373,42 @@ describe('an identity provider that answers with an error page', () => {
   });
 });
 
+describe('an identity provider that answers without end', () => {
+  it('is read up to 1 MiB, then dropped: 503, and the rest is never read', async () => {
+    const issuer = await TestIssuer.start([await createSigningKey('ES256', 'ec-1')]);
+    // 64 MiB offered, 64 KiB at a time as the reader takes them: what the gateway read is what was sent before it hung up.
+    const OFFERED = 64 * 1024 * 1024;
+    let sent = 0;
+    const endless = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = () => {
+        while (sent < OFFERED) {
+          sent += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', more);
+        }
+        response.end();
+      };
+      response.on('close', () => response.removeAllListeners('drain'));
+      more();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const stack = await startStack({ env: issuer.env({ JWT_JWKS_URL: `http://127.0.0.1:${(endless.address() as AddressInfo).port}/jwks.json` }) });
+    try {
+      const response = await stack.query(ME, { headers: bearer(await issuer.sign()) });
+      expect(response.status).toBe(503);
+      expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
+      // The socket buffers of both ends hold a few MiB at most: far less than what a reader to the end takes.
+      expect(sent).toBeLessThan(OFFERED / 2);
+    } finally {
+      await stack.stop();
+      endless.closeAllConnections();
+      endless.close();
+      await issuer.stop();
+    }
+  });
+});
+
 describe('AUTH_REQUIRED=true', () => {
   it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
     const issuer = await TestIssuer.start([await createSigningKey('ES256', 'ec-1')]);

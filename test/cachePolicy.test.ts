@@ -94,8 +94,10 @@ describe('cachePolicy: the rules of Apollo Server\'s cache control plugin', () =
     expect(cachePolicy(FIXTURE, parse('{ node { id } }'))?.types).toEqual(['Doc', 'Page']);
   });
 
-  it('knows every object type but the roots: what a change of unknown reach evicts', () => {
-    expect(FIXTURE.objectTypes).toEqual(['Book', 'Doc', 'Magazine', 'Page', 'Person', 'Shelf']);
+  it('has a query\'s root scalars depend on the query root, which no type names (a mutation\'s root scalar names nothing)', () => {
+    expect(cachePolicy(FIXTURE, parse('{ counted }'))?.types).toEqual(['Query']);
+    expect(cachePolicy(FIXTURE, parse('{ counted book { title } }'))?.types).toEqual(['Book', 'Query']);
+    expect(cachePolicy(FIXTURE, parse('{ book { title } }'))?.types).toEqual(['Book']);
   });
 
   it('does not understand a document that names what the supergraph lacks', () => {

@@ -128,4 +128,27 @@ describe('a mutation whose reach is unknown, on another replica', () => {
     await second!.changed('all');
     expect((await first!.lookup(key, decision.policy))?.hit).toBe(false);
   });
+
+  it('evicts a root scalar on any mutation, and a type\'s answers only on a mutation naming it', async () => {
+    // A graph with a public root scalar, which depends on no type its fetch names.
+    const sdl = 'type Query { reviewCount: Int @cacheControl(maxAge: 60) book: Book } type Book @cacheControl(maxAge: 60) { title: String } type Review { body: String } type Mutation { addReview: Review rename: Book }';
+    const store = memoryCacheStore({ maxEntries: 10, maxMiB: 1 });
+    const data = createPublicData({ store, keyPrefix: 'test' });
+    data.prepare({ sdl, hints: cacheHints(parse(sdl)) });
+    const cached = async (fetch: string) => {
+      const decision = data.decide(fetch);
+      if (decision.kind !== 'public') throw new Error(`${fetch} is ${decision.kind}`);
+      const key = data.key('reviews', fetch, {}, {});
+      const found = await data.lookup(key, decision.policy);
+      if (found !== undefined && !found.hit) await data.store(key, '{"data":{}}', decision.policy, found);
+      return async () => (await data.lookup(key, decision.policy))?.hit;
+    };
+    const count = await cached('{ reviewCount }');
+    const book = await cached('{ book { title } }');
+    expect([await count(), await book()]).toEqual([true, true]);
+    const addReview = data.decide('mutation { addReview { body } }');
+    if (addReview.kind !== 'mutation') throw new Error('expected a mutation');
+    await data.changed(addReview.types);
+    expect([await count(), await book()]).toEqual([false, true]);
+  });
 });

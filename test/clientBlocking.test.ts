@@ -341,9 +341,8 @@ describe('operators list and lift blocks shared through Redis', () => {
 });
 
 describe('connections refused before they carry a request', () => {
-  // Any address of 127.0.0.0/8 is this host: each test is a client of its own by the address it connects from, neither
-  // a trusted proxy nor allowlisted (the harness allowlists 127.0.0.1). 127.0.0.20 is a trusted proxy.
-  const PROXY = '127.0.0.20';
+  // Any address of 127.0.0.0/8 is this host: the test is a client of its own by the address it connects from, not
+  // allowlisted (the harness allowlists 127.0.0.1).
   let stack: Stack;
   let host: string;
   let port: number;
@@ -351,7 +350,7 @@ describe('connections refused before they carry a request', () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: `127.0.0.1,${PROXY}`, HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1000', MAX_CONNECTIONS_PER_CLIENT: '5' },
+      env: { ...WINDOW, CLIENT_BLOCKING: 'enforce', TRUSTED_PROXIES: '127.0.0.1', HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1000', MAX_CONNECTIONS_PER_CLIENT: '5' },
     });
     host = new URL(stack.url).hostname;
     port = Number(new URL(stack.url).port);
@@ -409,51 +408,35 @@ describe('connections refused before they carry a request', () => {
     return { status: text.slice(0, text.indexOf('\r\n')), code: body.errors?.[0]?.extensions?.code };
   }
   const SERVED = { status: 'HTTP/1.1 200 OK', code: undefined };
-  const BLOCKED = { status: 'HTTP/1.1 429 Too Many Requests', code: 'CLIENT_BLOCKED' };
   const LARGE_HEADERS = `GET /health HTTP/1.1\r\nhost: gateway\r\nx-large: ${'a'.repeat(17 * 1024)}\r\n\r\n`;
 
-  it('blocks an address whose connections keep timing out (a slowloris client) after five, as limit refusals', async () => {
-    const stall = async (count: number) => {
-      const answers = await Promise.all(Array.from({ length: count }, async () => answerTo(await open('127.0.0.9'))));
-      expect(answers.map((text) => text.slice(0, text.indexOf('\r\n')))).toEqual(Array(count).fill('HTTP/1.1 408 Request Timeout'));
-    };
-    await stall(4);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await queryFrom('127.0.0.9')).toEqual(SERVED);
-    await stall(1);
-    await untilBlocked(stack, 'ip:127.0.0.9');
-    expect(blockLines(stack).find((line) => line['client'] === 'ip:127.0.0.9')).toMatchObject({ reason: 'limit', score: 100, signals: { limit: 5 } });
-    expect(await queryFrom('127.0.0.9')).toEqual(BLOCKED);
-  });
-
-  it('blocks an address that keeps sending headers over 16 KiB', async () => {
-    for (let request = 0; request < 5; request += 1) {
-      const text = await answerTo(await open('127.0.0.11'), LARGE_HEADERS);
+  // Each of these is something the client's own browser does, or a page it visits can make it do: a preconnected
+  // socket left idle past the headers timeout, a URL or cookies over 16 KiB (`new Image().src = gateway + '?' + 17 KiB`),
+  // the connections of a dozen users behind one NAT. Counted, they would let any page get its visitors' address
+  // blocked (an attacker's review found it), so none is: the refusal itself is the limit.
+  it('never counts connections that time out, headers over 16 KiB, or connections over MAX_CONNECTIONS_PER_CLIENT', async () => {
+    // Two rounds of three stalled connections (the cap is five at once).
+    for (let round = 0; round < 2; round += 1) {
+      const stalled = await Promise.all(Array.from({ length: 3 }, async () => answerTo(await open('127.0.0.9'))));
+      expect(stalled.map((text) => text.slice(0, text.indexOf('\r\n')))).toEqual(Array(3).fill('HTTP/1.1 408 Request Timeout'));
+    }
+    for (let request = 0; request < 6; request += 1) {
+      const text = await answerTo(await open('127.0.0.9'), LARGE_HEADERS);
       expect(text.slice(0, text.indexOf('\r\n'))).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     }
-    await untilBlocked(stack, 'ip:127.0.0.11');
-    expect(await queryFrom('127.0.0.11')).toEqual(BLOCKED);
-  });
-
-  it('blocks an address that keeps opening connections over MAX_CONNECTIONS_PER_CLIENT (5), on the connections it holds too', async () => {
-    const held = await Promise.all(Array.from({ length: 5 }, () => open('127.0.0.12')));
+    const held = await Promise.all(Array.from({ length: 5 }, () => open('127.0.0.9')));
     for (const socket of held) expect(await exchange(socket, 'GET /health HTTP/1.1\r\nhost: gateway\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    for (let connection = 0; connection < 5; connection += 1) {
-      const text = await answerTo(await open('127.0.0.12'), 'GET /health HTTP/1.1\r\nhost: gateway\r\n\r\n');
+    for (let connection = 0; connection < 6; connection += 1) {
+      const text = await answerTo(await open('127.0.0.9'), 'GET /health HTTP/1.1\r\nhost: gateway\r\n\r\n');
       expect(text).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n[^]*"code":"TOO_MANY_CONNECTIONS"/);
     }
-    await untilBlocked(stack, 'ip:127.0.0.12');
-    expect(blockLines(stack).find((line) => line['client'] === 'ip:127.0.0.12')).toMatchObject({ reason: 'limit', signals: { limit: 5 } });
-    expect(await exchange(held[0]!, graphqlRequest())).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n[^]*"code":"CLIENT_BLOCKED"/);
-  });
-
-  it('never counts them against a trusted proxy, which carries many clients: neither it nor its clients are blocked', async () => {
-    await Promise.all(Array.from({ length: 5 }, async () => answerTo(await open(PROXY))));
-    for (let request = 0; request < 5; request += 1) await answerTo(await open(PROXY), LARGE_HEADERS);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(stack.logs.filter((line) => line['msg'] === 'request refused' && line['client'] === PROXY)).toHaveLength(10);
-    expect(blockLines(stack).filter((line) => String(line['client']).startsWith(`ip:${PROXY}`))).toEqual([]);
-    expect(await queryFrom(PROXY)).toEqual(SERVED);
+    for (const socket of held) socket.destroy();
+    await waitFor(() => stack.logs.filter((line) => line['msg'] === 'request refused' && line['client'] === '127.0.0.9').length === 12);
+    // 18 refusals: at a limit refusal's weight (20) they would have blocked it three times over. Once the gateway has
+    // seen the held connections close, the address is served.
+    await waitFor(async () => (await queryFrom('127.0.0.9')).code !== 'TOO_MANY_CONNECTIONS');
+    expect(await queryFrom('127.0.0.9')).toEqual(SERVED);
+    expect(blockLines(stack).filter((line) => line['client'] === 'ip:127.0.0.9')).toEqual([]);
   });
 });
 

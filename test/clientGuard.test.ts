@@ -345,6 +345,7 @@ describe('client blocking settings', () => {
     ['1000 limit refusals to block', { CLIENT_BLOCKING_THRESHOLD: '20000' }, {}],
     ['a 10 s window and cooldown', { CLIENT_BLOCKING_WINDOW_SEC: '10', CLIENT_BLOCKING_COOLDOWNS_SEC: '10' }, {}],
     ['one weighted signal', {}, { weights: { ...NO_WEIGHTS, credentials: 10 } }],
+    ['an allowlist of ranges', { CLIENT_BLOCKING_ALLOW_CIDRS: '10.0.0.0/8,192.168.0.0/16,fd00::/8' }, {}],
   ])('takes %s in production', async (_case, env, clientBlocking) => {
     expect(loadConfig({ ...(await productionEnv()), ...env }, { module: { clientBlocking } }).clientBlocking.mode).toBe('enforce');
   });
@@ -362,6 +363,9 @@ describe('client blocking settings', () => {
   it.each([
     [{ CLIENT_BLOCKING_THRESHOLD: '20' }, 'config clientBlocking.weights.limit (20) must be below CLIENT_BLOCKING_THRESHOLD (20): one such request would block its client'],
     [{ CLIENT_BLOCKING_ALLOW_CIDRS: '10.0.0.0/99' }, 'CLIENT_BLOCKING_ALLOW_CIDRS must list addresses or CIDR ranges'],
+    // An allowlist of every address would exempt every anonymous client: proxy-addr takes no /0 range.
+    [{ CLIENT_BLOCKING_ALLOW_CIDRS: '10.0.0.0/8,0.0.0.0/0' }, 'CLIENT_BLOCKING_ALLOW_CIDRS must list addresses or CIDR ranges, e.g. 10.0.0.0/8: invalid range on address: 0.0.0.0/0'],
+    [{ CLIENT_BLOCKING_ALLOW_CIDRS: '::/0' }, 'CLIENT_BLOCKING_ALLOW_CIDRS must list addresses or CIDR ranges, e.g. 10.0.0.0/8: invalid range on address: ::/0'],
     [{ CLIENT_BLOCKING_COOLDOWNS_SEC: '60,ten' }, 'CLIENT_BLOCKING_COOLDOWNS_SEC must list whole numbers, e.g. 60,600,3600'],
     [{ CLIENT_BLOCKING: 'block' }, 'CLIENT_BLOCKING must be off, audit or enforce'],
   ])('refuses %j, saying why', (env, message) => {

@@ -67,6 +67,27 @@ function staticKeys(set: JSONWebKeySet): ClientKeys {
  *   known, so a provider outage does not lock every caller out;
  * - every fetch that returns a different set bumps the generation, which drops tokens verified under the old set.
  */
+/** A key set is a few keys of a few hundred bytes each: more than this is not one, and is not read. */
+const MAX_JWKS_BYTES = 1024 * 1024;
+
+/** The body as text, refused (its connection dropped) once it passes `limit` bytes, declared or sent. */
+async function textUpTo(response: Awaited<ReturnType<typeof undiciFetch>>, limit: number): Promise<string> {
+  const tooLarge = () => new errors.JOSEError(`the identity provider's key set is larger than ${limit} bytes`);
+  if (Number(response.headers.get('content-length') ?? 0) > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Leaving the loop (the throw) cancels the stream, which drops the connection.
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger): ClientKeys {
   let generation = 0;
   let lastBody: string | undefined;
@@ -74,8 +95,12 @@ function remoteKeys(source: Extract<KeySource, { kind: 'jwks' }>, logger: Logger
   // rather than that and the copy Node bundles for its global fetch.
   const fetchAndCompare = async (url: string, init: { headers: Headers; method: string; redirect: 'manual'; signal: AbortSignal }): Promise<Response> => {
     const response = await undiciFetch(url, { headers: [...init.headers], method: init.method, redirect: init.redirect, signal: init.signal });
-    if (!response.ok) return response;
-    const body = await response.text();
+    if (!response.ok) {
+      // Unread, the body would hold the connection until the timeout; jose reads only the status.
+      await response.body?.cancel().catch(() => undefined);
+      return new Response(null, { status: response.status });
+    }
+    const body = await textUpTo(response, MAX_JWKS_BYTES);
     if (body !== lastBody) {
       if (lastBody !== undefined) logger.info({ url }, 'the identity provider\'s key set changed');
       lastBody = body;

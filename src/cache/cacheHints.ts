@@ -30,8 +30,6 @@ export interface CacheHints {
   field(typename: string, field: string): FieldHints | undefined;
   /** The root operation types' names. */
   readonly roots: { readonly query: string; readonly mutation: string | undefined };
-  /** Every object type but the roots: what a cached answer can depend on, so what a change of unknown reach evicts. */
-  readonly objectTypes: readonly string[];
 }
 
 const NO_HINT: CacheHint = Object.freeze({});
@@ -47,7 +45,6 @@ export function cacheHints(supergraph: DocumentNode): CacheHints {
   const implementations = new Map<string, string[]>();
   let query = 'Query';
   let mutation: string | undefined;
-  let subscription: string | undefined;
   let mutationDeclared = false;
 
   const entry = (name: string, kind: TypeHints['kind']) => {
@@ -68,7 +65,6 @@ export function cacheHints(supergraph: DocumentNode): CacheHints {
             mutation = operation.type.name.value;
             mutationDeclared = true;
           }
-          if (operation.operation === 'subscription') subscription = operation.type.name.value;
         }
         break;
       case Kind.OBJECT_TYPE_DEFINITION:
@@ -108,16 +104,12 @@ export function cacheHints(supergraph: DocumentNode): CacheHints {
     if (type?.kind === 'interface') type.possibleTypes.push(...objects);
   }
   if (!mutationDeclared && types.has('Mutation')) mutation = 'Mutation';
-  if (subscription === undefined && types.has('Subscription')) subscription = 'Subscription';
   for (const builtIn of ['String', 'Int', 'Float', 'Boolean', 'ID']) entry(builtIn, 'leaf');
-  const roots = new Set([query, mutation, subscription]);
-  const objectTypes = [...types].filter(([name, type]) => type.kind === 'object' && !roots.has(name)).map(([name]) => name).sort();
 
   return {
     type: (name) => types.get(name),
     field: (typename, field) => fields.get(`${typename}.${field}`),
     roots: { query, mutation },
-    objectTypes,
   };
 }
 

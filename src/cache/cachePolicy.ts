@@ -7,7 +7,11 @@ export interface CachePolicy {
   /** The least maxAge of its fields; 0 when no field gave one (Apollo's `no-store`). */
   readonly maxAge: number;
   readonly scope: CacheScope;
-  /** The object types whose fields it selects (root types left out): what a mutation changes, what a query depends on. */
+  /**
+   * The object types whose fields it selects: what a mutation changes, what a query depends on. Root types are left
+   * out, but for a query's root field of a scalar or enum (`reviewCount`), which depends on no type it names: the query
+   * root stands for it, and every mutation evicts it (publicData.ts).
+   */
   readonly types: readonly string[];
 }
 
@@ -69,7 +73,7 @@ export function cachePolicy(hints: CacheHints, document: DocumentNode, operation
               understood = false;
               return;
             }
-            if (!isRoot) types.add(parent);
+            if (!isRoot || (operation.operation === 'query' && target.kind === 'leaf')) types.add(parent);
             restrict(fieldPolicy(field.hint, target.kind === 'leaf' ? undefined : target.hint, isRoot));
             if (target.kind !== 'leaf') for (const possible of target.possibleTypes) if (!children.includes(possible)) children.push(possible);
           }

@@ -51,6 +51,8 @@ export interface PublicData {
  */
 /** Variables and passed-on headers up to this many characters go into a cache key as they are; longer ones, hashed. */
 const MAX_PLAIN_KEY_PART = 256;
+/** The version every cached answer depends on besides its types': bumped by a mutation of unknown reach. No type is named `*`. */
+const EVERYTHING = '*';
 
 export function createPublicData(options: PublicDataOptions): PublicData {
   const { store } = options;
@@ -96,7 +98,7 @@ export function createPublicData(options: PublicDataOptions): PublicData {
     },
     async lookup(key, policy) {
       if (store === undefined) return undefined;
-      const result = await store.lookup(key, policy.types);
+      const result = await store.lookup(key, [...policy.types, EVERYTHING]);
       options.onLookup?.(result.hit ? 'hit' : 'miss');
       return result;
     },
@@ -104,9 +106,10 @@ export function createPublicData(options: PublicDataOptions): PublicData {
       await store?.store(key, body, policy.maxAge, miss);
     },
     async changed(types) {
-      // 'all' bumps every object type of the supergraph, not only those this process has cached answers of: in Redis
-      // the other replicas' answers depend on types this one may never have fetched.
-      await store?.changed(types === 'all' ? (current?.hints.objectTypes ?? []) : types);
+      // 'all' is one version every answer depends on, so it evicts on every replica what any of them cached, whatever
+      // this one has seen. Any mutation evicts what the query root stands for (root scalars: no type says what they
+      // depend on).
+      await store?.changed(types === 'all' ? [EVERYTHING] : [...types, ...(current === undefined ? [] : [current.hints.roots.query])]);
     },
     async close() {
       await store?.close();

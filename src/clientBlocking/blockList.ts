@@ -82,9 +82,15 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
       : new RateLimiterRedis({ storeClient: options.redis.client, points: 1, duration: 1, keyPrefix: keys.blocks, rejectIfRedisNotReady: true, insuranceLimiter: memory });
 
   const live = (held: Held | undefined, nowMs = Date.now()) => (held !== undefined && held.block.untilMs > nowMs ? held.block : undefined);
+  // Unblocks announced while a resync reads Redis, by when this replica learned of them: one may come after Redis
+  // answered with the block still on, and the resync must not put that block back.
+  const lifted = new Map<string, number>();
+  let resyncing = 0;
   const apply = (message: BlockMessage) => {
-    if (message.op === 'unblock') local.delete(message.client);
-    else hold({ client: message.client, untilMs: Date.now() + message.ms, reason: message.reason, strikes: message.strikes }, true);
+    if (message.op === 'unblock') {
+      local.delete(message.client);
+      if (resyncing > 0) lifted.set(message.client, (learned += 1));
+    } else hold({ client: message.client, untilMs: Date.now() + message.ms, reason: message.reason, strikes: message.strikes }, true);
   };
 
   let subscriber: Redis | undefined;
@@ -101,6 +107,7 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
     const resync = () => {
       if (redis.client.status !== 'ready' || listening.status !== 'ready') return;
       const before = learned;
+      resyncing += 1;
       void readBlocks(redis.client, options.keyPrefix)
         .then((blocks) => {
           const held = new Set(blocks.map((block) => block.client));
@@ -110,9 +117,16 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
           // Redis never had it, so its absence there says nothing of it (an unblock of it could not have been told
           // apart from a block that was never shared).
           for (const [client, entry] of local) if (entry.fromRedis && entry.learned <= before && !held.has(client)) local.delete(client);
-          for (const block of blocks) if ((local.get(block.client)?.block.untilMs ?? 0) < block.untilMs) hold(block, true);
+          for (const block of blocks) {
+            if ((lifted.get(block.client) ?? 0) > before) continue;
+            if ((local.get(block.client)?.block.untilMs ?? 0) < block.untilMs) hold(block, true);
+          }
         })
-        .catch((error: unknown) => options.logger.warn({ err: error }, 'the blocked clients could not be read from Redis; blocks from other replicas apply once announced'));
+        .catch((error: unknown) => options.logger.warn({ err: error }, 'the blocked clients could not be read from Redis; blocks from other replicas apply once announced'))
+        .finally(() => {
+          resyncing -= 1;
+          if (resyncing === 0) lifted.clear();
+        });
     };
     subscriber.on('ready', resync);
     redis.client.on('ready', resync);

@@ -9,8 +9,9 @@ import { ErrorCode } from '../errors.js';
  *   exist ("Cannot query field …") looks like this; so does a request that is not a GraphQL request at all (a body
  *   that is not JSON, `variables` that are not an object, a persisted query whose hash is not its document's);
  * - `limit`: a limit refused the request (depth, cost, aliases, root fields, directives, expansion, body or document
- *   size, selection pairs, aliases that shadow fields), or its connection (headers too large or too slow, a request
- *   that did not arrive in time, more connections than MAX_CONNECTIONS_PER_CLIENT);
+ *   size, selection pairs, aliases that shadow fields); never a connection refused before it carried a request (a
+ *   timeout, headers too large, over MAX_CONNECTIONS_PER_CLIENT), which browsers do on their own or a web page can
+ *   make its visitors' browsers do (src/http/httpServer.ts);
  * - `untrusted`: a document not in the trusted list, refused;
  * - `rateLimited`: a request over the caller's rate budget (a client that ignores Retry-After).
  */

@@ -54,8 +54,8 @@ function refusalFor(code: string | undefined): Refusal {
 
 export interface ClientErrorHandlerOptions {
   logger: Logger;
-  /** Told of every refusal, with the peer's address (its client's, unless the peer is a proxy). */
-  onRejected?: ((reason: ClientErrorReason, address: string | undefined) => void) | undefined;
+  /** Told of every refusal. */
+  onRejected?: ((reason: ClientErrorReason) => void) | undefined;
 }
 
 /**
@@ -77,7 +77,7 @@ export function createClientErrorHandler(options: ClientErrorHandlerOptions): (e
     }
     const refusal = refusalFor(error.code);
     options.logger.info({ client: socket.remoteAddress, status: refusal.status, cause: error.code }, 'request refused');
-    options.onRejected?.(refusal.reason, socket.remoteAddress);
+    options.onRejected?.(refusal.reason);
     if (socket.writable && !responseStarted(socket)) socket.write(rawErrorResponse(refusal.status, refusal.code, refusal.message));
     socket.destroy();
   };

@@ -20,8 +20,8 @@ export interface ConnectionLimitOptions {
    */
   trustedProxies: readonly string[];
   logger: Logger;
-  /** Told of every refused connection, with its peer's address. */
-  onRefused?: ((address: string) => void) | undefined;
+  /** Told of every refused connection. */
+  onRefused?: (() => void) | undefined;
 }
 
 /**
@@ -50,7 +50,7 @@ export function limitConnectionsPerClient(server: Server, options: ConnectionLim
       const count = open.get(address) ?? 0;
       if (count >= maxPerClient) {
         options.logger.info({ client: address, open: count }, 'connection refused: too many from this address');
-        options.onRefused?.(address);
+        options.onRefused?.();
         refuse(socket, refusal);
         return;
       }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import proxyAddr from '@fastify/proxy-addr';
 import helmet from 'helmet';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
@@ -67,8 +66,10 @@ export interface HttpServerOptions {
   onRejected?: (reason: 'auth' | 'connection' | ClientErrorReason) => void;
   /**
    * Blocks suspicious clients: a blocked one is refused before its body is looked at; refused credentials count
-   * against the address that sent them, a body that is not JSON against the request's client, and a connection
-   * refused before it carried a request against its peer (see connectionScorer). Absent: CLIENT_BLOCKING=off.
+   * against the address that sent them, a body that is not JSON against the request's client. A connection refused
+   * before it carried a request never counts: a browser's idle preconnect times out, a page can make its visitors'
+   * browsers send a URL over the header limit, and a dozen users behind one NAT reach the connection cap; counted,
+   * any page could get its visitors' address blocked. Absent: CLIENT_BLOCKING=off.
    */
   clientGuard?: Pick<ClientGuard, 'blocked' | 'note'> | undefined;
   /** Told of every request refused because its client is blocked. */
@@ -85,7 +86,6 @@ export interface HttpServerOptions {
  * connection cap).
  */
 export function createHttpServer(options: HttpServerOptions) {
-  const scoreConnection = connectionScorer(options);
   // Typed as Fastify's logger interface (pino's is wider), so the instance has Fastify's default types.
   const loggerInstance: FastifyBaseLogger = options.logger;
   const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs, maxPerClient } = options.connections;
@@ -110,24 +110,13 @@ export function createHttpServer(options: HttpServerOptions) {
     http: { requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: checkingIntervalMs(options.connections) },
     // No `connectionTimeout`: it is an inactivity timer on the socket, which also runs out while the gateway itself
     // waits on a slow subgraph; the three timers above bound every phase in which the client is the slow one.
-    clientErrorHandler: createClientErrorHandler({
-      logger: options.logger,
-      onRejected: (reason, address) => {
-        options.onRejected?.(reason);
-        // Framing no parser agrees on may be smuggling, but it is also what a client speaking TLS or another protocol
-        // to this port sends, once per attempt: a misconfigured client, not a prober. Not counted.
-        if (reason !== 'malformed') scoreConnection(address);
-      },
-    }),
+    clientErrorHandler: createClientErrorHandler({ logger: options.logger, onRejected: options.onRejected }),
   });
   limitConnectionsPerClient(app.server, {
     maxPerClient,
     trustedProxies: options.trustedProxies,
     logger: options.logger,
-    onRefused: (address) => {
-      options.onRejected?.('connection');
-      scoreConnection(address);
-    },
+    onRefused: () => options.onRejected?.('connection'),
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -265,25 +254,6 @@ export function createHttpServer(options: HttpServerOptions) {
     return reply.code(500).send(errorBody(ErrorCode.InternalServerError, 'Internal server error'));
   });
   return app;
-}
-
-/**
- * Counts a connection refused before any request on it existed (too slow, headers too large, over the per-client cap)
- * as `limit` against its peer's address, keyed as an anonymous request from that address is (clientIdentity.ts): a
- * slowloris client, or one that opens connections as fast as it can, is blocked, and its next requests refused.
- *
- * Only the peer is known here, never X-Forwarded-For: a peer in TRUSTED_PROXIES is never counted, since what arrives
- * through a proxy is its clients' doing (who may be many), and the proxy must never be blocked for it. Nothing is
- * counted for a client already blocked, so that a flood of refused connections is not a flood of Redis commands.
- */
-function connectionScorer(options: Pick<HttpServerOptions, 'clientGuard' | 'trustedProxies'>): (address: string | undefined) => void {
-  const guard = options.clientGuard;
-  if (guard === undefined) return () => undefined;
-  const trustedPeer = options.trustedProxies.length > 0 ? proxyAddr.compile([...options.trustedProxies]) : () => false;
-  return (address) => {
-    if (address === undefined || trustedPeer(address, 0) || guard.blocked(ANONYMOUS, address) !== undefined) return;
-    void guard.note(ANONYMOUS, address, 'limit');
-  };
 }
 
 /** What a refused token is known by, so that one expired token sent again counts once: never the token itself. */
