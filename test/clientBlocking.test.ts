@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../src/config/loadConfig.js';
 import { SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 import { gateway } from './cli.js';
+import { exchange } from './rawHttp.js';
 import { redisServer, type RedisServer } from './redisServer.js';
 import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
@@ -377,24 +378,6 @@ describe('connections refused before they carry a request', () => {
     const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(text)));
     if (request !== '') socket.write(request);
     return closed;
-  }
-
-  /** One request on a kept-alive connection, answered in full (framed by content-length). */
-  function exchange(socket: Socket, request: string): Promise<string> {
-    return new Promise((resolve) => {
-      let text = '';
-      const onData = (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        const end = text.indexOf('\r\n\r\n');
-        const length = /\r\ncontent-length: (\d+)/i.exec(text);
-        if (end !== -1 && length?.[1] !== undefined && text.length >= end + 4 + Number(length[1])) {
-          socket.off('data', onData);
-          resolve(text);
-        }
-      };
-      socket.on('data', onData);
-      socket.write(request);
-    });
   }
 
   const graphqlRequest = (headers = '') => {

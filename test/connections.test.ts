@@ -7,6 +7,7 @@ import type { ConnectionsConfig } from '../src/config/index.js';
 import { createHttpServer } from '../src/http/httpServer.js';
 import { createLogger } from '../src/common/logger.js';
 import { startStack, type Stack } from './harness.js';
+import { exchange } from './rawHttp.js';
 
 // Every refusal below is answered by the gateway itself, so its exact bytes are part of the contract.
 const REQUEST_TIMEOUT = '{"errors":[{"message":"The request did not arrive in time","extensions":{"code":"REQUEST_TIMEOUT"}}]}';
@@ -49,25 +50,6 @@ function drip(socket: Socket, byte = 'a'): void {
   }, 200);
   socket.once('end', () => clearInterval(timer));
   socket.once('close', () => clearInterval(timer));
-}
-
-/** Sends one request on a kept-alive connection and reads its whole response (framed by content-length). */
-function exchange(socket: Socket, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const length = /\r\ncontent-length: (\d+)/i.exec(text);
-      if (end !== -1 && length?.[1] !== undefined && text.length >= end + 4 + Number(length[1])) {
-        socket.off('data', onData);
-        resolve(text);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('close', () => reject(new Error(`closed before a whole response arrived: ${JSON.stringify(text)}`)));
-    socket.write(request);
-  });
 }
 
 function parse(text: string): { statusLine: string; headers: Record<string, string>; body: string } {
