@@ -69,6 +69,8 @@ function expectRefusal(text: string, statusLine: string, body: string): void {
   expect(answer.statusLine).toBe(statusLine);
   expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
   expect(answer.headers['connection']).toBe('close');
+  expect(answer.headers['x-content-type-options']).toBe('nosniff');
+  expect(answer.headers['cache-control']).toBe('no-store');
   expect(answer.headers['content-length']).toBe(String(Buffer.byteLength(body)));
   expect(answer.body).toBe(body);
   expect(text).not.toMatch(/node_modules|\n\s*at \S+ \(|Error:/);
