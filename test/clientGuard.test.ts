@@ -496,6 +496,23 @@ describe('blocks shared through Redis', () => {
     expect(a.blocked(user('alone'), '192.0.2.2')).toBeUndefined();
   });
 
+  it('keeps, when Redis comes back empty, the blocks it had from it: nothing says they were lifted', async () => {
+    const keyPrefix = `test-${randomUUID()}`;
+    const a = await replica(keyPrefix);
+    const b = await replica(keyPrefix);
+    expect(await blockedAfter(a, user('kept'), '192.0.2.3', 'limit', 5)).toBe(5);
+    await waitFor(() => b.blocked(user('kept'), '192.0.2.3') !== undefined);
+    // A restart without persistence: the private redis-server comes back with nothing.
+    await redis.stop();
+    await redis.start();
+    await waitFor(() => opened.every(({ redis: shared }) => shared.ready()), 10_000);
+    // Both have read Redis again by now: a block announced now reaches them, and the resync ran before it.
+    expect(await blockedAfter(a, user('later'), '192.0.2.4', 'limit', 5)).toBe(5);
+    await waitFor(() => b.blocked(user('later'), '192.0.2.4') !== undefined, 10_000);
+    expect(b.blocked(user('kept'), '192.0.2.3')).toMatchObject({ client: 'sub:kept', reason: 'limit' });
+    expect(a.blocked(user('kept'), '192.0.2.3')).toMatchObject({ client: 'sub:kept', reason: 'limit' });
+  });
+
   it('keeps blocking in each process while Redis is down, says so once, and shares blocks again once it is back', async () => {
     const keyPrefix = `test-${randomUUID()}`;
     const { logger, lines } = collectingLogger();

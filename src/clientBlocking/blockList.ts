@@ -22,8 +22,13 @@ export function blockKeys(keyPrefix: string) {
     strikes: `${keyPrefix}:strikes`,
     scores: `${keyPrefix}:suspicion`,
     channel: `${keyPrefix}:blocks`,
+    /** Each `gateway blocks unblock`, remembered for a day: what tells a lifted block from one Redis lost. */
+    lifted: `${keyPrefix}:unblocked`,
   };
 }
+
+/** How long an unblock is remembered: longer than any replica holds a block it had from Redis (a cooldown). */
+const UNBLOCK_MEMORY_SEC = 24 * 60 * 60;
 
 export interface BlockListOptions {
   /** Shares the blocks with every replica; absent, this process keeps its own. */
@@ -37,7 +42,7 @@ export interface BlockListOptions {
  * a request's client is blocked costs no round trip: it is a map lookup, before anything of the request is parsed.
  * Redis holds the truth (rate-limiter-flexible's `block`, a key that expires with the cooldown) and carries each
  * block and unblock to the other replicas at once (pub/sub); a replica that (re)connects reads every block Redis
- * holds, and drops those it had from Redis that Redis no longer holds (lifted while it was not listening). While
+ * holds, and drops those it had from Redis that an operator lifted while it was not listening. While
  * Redis is away, a replica keeps blocking what it decides itself (rate-limiter-flexible's insurance limiter); the
  * others learn of those blocks only if they are still on when Redis is back and asked again.
  */
@@ -109,14 +114,19 @@ export async function createBlockList(options: BlockListOptions): Promise<BlockL
       const before = learned;
       resyncing += 1;
       void readBlocks(redis.client, options.keyPrefix)
-        .then((blocks) => {
+        .then(async (blocks) => {
           const held = new Set(blocks.map((block) => block.client));
-          // A block this replica had from Redis that Redis no longer holds was lifted (`gateway blocks unblock`) while
-          // this replica was not listening, or has ended: it goes. One announced during the read is newer than what
-          // was read, and stays. A block this replica decided alone while Redis was away stays until its cooldown:
-          // Redis never had it, so its absence there says nothing of it (an unblock of it could not have been told
-          // apart from a block that was never shared).
-          for (const [client, entry] of local) if (entry.fromRedis && entry.learned <= before && !held.has(client)) local.delete(client);
+          // A block this replica had from Redis that Redis no longer holds and that an operator lifted (`gateway
+          // blocks unblock` leaves a mark) while this replica was not listening goes. One Redis lost (it restarted
+          // empty, a failover) stays until its cooldown, as does one announced during the read (newer than what was
+          // read), and one this replica decided alone while Redis was away (Redis never had it).
+          const missing = [...local].filter(([client, entry]) => entry.fromRedis && entry.learned <= before && !held.has(client)).map(([client]) => client);
+          if (missing.length > 0) {
+            const marks = await redis.client.mget(missing.map((client) => `${keys.lifted}:${client}`));
+            missing.forEach((client, index) => {
+              if (marks[index] !== null && (local.get(client)?.learned ?? Number.POSITIVE_INFINITY) <= before) local.delete(client);
+            });
+          }
           for (const block of blocks) {
             if ((lifted.get(block.client) ?? 0) > before) continue;
             if ((local.get(block.client)?.block.untilMs ?? 0) < block.untilMs) hold(block, true);
@@ -226,6 +236,7 @@ export async function unblock(client: Redis, keyPrefix: string, blocked: string,
       .multi()
       .del(`${keys.blocks}:${blocked}`)
       .del(`${keys.details}:${blocked}`, `${keys.strikes}:${blocked}`, `${keys.scores}:${blocked}:${window}`, `${keys.scores}:${blocked}:${window - 1}`)
+      .set(`${keys.lifted}:${blocked}`, String(Date.now()), 'EX', UNBLOCK_MEMORY_SEC)
       .publish(keys.channel, JSON.stringify({ op: 'unblock', client: blocked } satisfies BlockMessage))
       .exec()) ?? [];
   return Number(removed) > 0;
