@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describeNeeding } from './machineTools.js';
 import { loadOrCreateDevKey, signDevToken, type DevKey } from '../src/auth/devIssuer.js';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
 import { findHaproxy, HEALTH_CHECK, startHaproxy, type RunningHaproxy } from './haproxy.js';
@@ -14,7 +15,7 @@ import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const HAPROXY = findHaproxy();
-if (HAPROXY === undefined) console.warn('load balancer tests skipped: haproxy is not installed (apt-get install haproxy, which .ci/run does when it is missing)');
+const MISSING_HAPROXY = HAPROXY === undefined ? 'haproxy is missing: apt-get install haproxy (.ci/run does)' : undefined;
 const REDIS_URL = 'redis://127.0.0.1:6379';
 /** The run's own Redis keys (REDIS_KEY_PREFIX): rate budgets, suspicion scores and blocks of this run only. */
 const RUN = `lb-${randomUUID()}`;
@@ -229,7 +230,7 @@ const countBy = (answers: readonly { servedBy?: string | null | undefined }[]) =
   return counts;
 };
 
-describe.skipIf(HAPROXY === undefined)('three gateway replicas behind HAProxy', () => {
+describeNeeding(MISSING_HAPROXY, 'three gateway replicas behind HAProxy', () => {
   let fixture: Fixture;
   beforeAll(async () => {
     fixture = await startFixture(HAPROXY ?? '');

@@ -6,6 +6,7 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { describeNeeding } from './machineTools.js';
 import { gateway } from './cli.js';
 import { parseTopology, readTopology, SUBGRAPH_URL_LABEL, TopologyError, type RestartPolicy } from '../src/topology/composeFile.js';
 import { composeSupergraph } from '../src/topology/composeSupergraph.js';
@@ -102,17 +103,18 @@ describe('docker-compose.yml, the one declaration of the topology', () => {
     for (const subgraph of topology.subgraphs) expect(existsSync(subgraph.schemaFile), subgraph.schemaFile).toBe(true);
   });
 
-  // Debian's docker-compose validates the file against the compose schema offline; .ci/run installs it, and a machine
-  // without it skips this one check (npm test stays one command on a fresh machine).
-  it.skipIf(!hasDockerCompose())('is valid by the compose schema (docker-compose config -q)', async () => {
-    await expect(run('docker-compose', ['config', '-q'], { cwd: ROOT })).resolves.toMatchObject({ stderr: '' });
-    const broken = await mkdtemp(join(tmpdir(), 'compose-invalid-'));
-    try {
-      await writeFile(join(broken, 'docker-compose.yml'), (await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).replace('restart: unless-stopped', 'restart: [sometimes]'));
-      await expect(run('docker-compose', ['config', '-q'], { cwd: broken })).rejects.toMatchObject({ code: 1 });
-    } finally {
-      await rm(broken, { recursive: true, force: true });
-    }
+  // Debian's docker-compose validates the file against the compose schema offline.
+  describeNeeding(hasDockerCompose() ? undefined : 'docker-compose is missing: apt-get install docker-compose (.ci/run does)', 'by the compose schema', () => {
+    it('is valid (docker-compose config -q)', async () => {
+      await expect(run('docker-compose', ['config', '-q'], { cwd: ROOT })).resolves.toMatchObject({ stderr: '' });
+      const broken = await mkdtemp(join(tmpdir(), 'compose-invalid-'));
+      try {
+        await writeFile(join(broken, 'docker-compose.yml'), (await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).replace('restart: unless-stopped', 'restart: [sometimes]'));
+        await expect(run('docker-compose', ['config', '-q'], { cwd: broken })).rejects.toMatchObject({ code: 1 });
+      } finally {
+        await rm(broken, { recursive: true, force: true });
+      }
+    });
   });
 
   it('composes to exactly the committed supergraph', async () => {
