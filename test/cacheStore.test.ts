@@ -118,15 +118,15 @@ describe('a mutation whose reach is unknown, on another replica', () => {
     const decision = first!.decide(fetch);
     if (decision.kind !== 'public') throw new Error(`${fetch} is ${decision.kind}`);
     const key = first!.key('reviews', fetch, {}, {});
-    const found = await first!.lookup(key, decision.policy);
+    const found = await first!.lookup(key, decision);
     if (found === undefined || found.hit) throw new Error('expected a miss');
     await first!.store(key, '{"data":{}}', decision.policy, found);
-    expect((await first!.lookup(key, decision.policy))?.hit).toBe(true);
+    expect((await first!.lookup(key, decision))?.hit).toBe(true);
 
     const mutation = second!.decide('mutation { deleteReview(id: "1") }');
     expect(mutation).toEqual({ kind: 'mutation', types: 'all' });
     await second!.changed('all');
-    expect((await first!.lookup(key, decision.policy))?.hit).toBe(false);
+    expect((await first!.lookup(key, decision))?.hit).toBe(false);
   });
 
   it('evicts a root scalar on any mutation, and a type\'s answers only on a mutation naming it', async () => {
@@ -139,9 +139,9 @@ describe('a mutation whose reach is unknown, on another replica', () => {
       const decision = data.decide(fetch);
       if (decision.kind !== 'public') throw new Error(`${fetch} is ${decision.kind}`);
       const key = data.key('reviews', fetch, {}, {});
-      const found = await data.lookup(key, decision.policy);
+      const found = await data.lookup(key, decision);
       if (found !== undefined && !found.hit) await data.store(key, '{"data":{}}', decision.policy, found);
-      return async () => (await data.lookup(key, decision.policy))?.hit;
+      return async () => (await data.lookup(key, decision))?.hit;
     };
     const count = await cached('{ reviewCount }');
     const book = await cached('{ book { title } }');

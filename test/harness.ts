@@ -70,16 +70,24 @@ export interface StackOptions {
   trust?: Partial<Record<SubgraphName, GatewayTrust>>;
 }
 
+/** Steps that undo what a start did, run last first, each whatever the others did: for `stop()` and a failed start. */
+export function cleanupSteps(): { cleanups: (() => Promise<void>)[]; run: () => Promise<void> } {
+  const cleanups: (() => Promise<void>)[] = [];
+  return {
+    cleanups,
+    run: async () => {
+      for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+    },
+  };
+}
+
 /**
  * Starts the four demo subgraphs and the gateway on port 0, in this process, over real HTTP. The gateway serves a
  * private copy of the committed supergraph with each subgraph's URL overridden to where it listens. Whatever started
  * is stopped by `stop()`, and also when starting fails half way.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
-  };
+  const { cleanups, run: cleanup } = cleanupSteps();
   try {
     const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

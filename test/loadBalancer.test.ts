@@ -10,7 +10,7 @@ import { describeNeeding } from './machineTools.js';
 import { loadOrCreateDevKey, signDevToken, type DevKey } from '../src/auth/devIssuer.js';
 import { spawnService, type ServiceProcess } from '../src/topology/launcher.js';
 import { findHaproxy, HEALTH_CHECK, startHaproxy, type RunningHaproxy } from './haproxy.js';
-import { COMMITTED_SUPERGRAPH, SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
+import { cleanupSteps, COMMITTED_SUPERGRAPH, SUBGRAPH_NAMES, startStack, waitFor, type Stack } from './harness.js';
 import { clearOfWindowEdge, TEST_WINDOW_SEC } from './scoreWindow.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -56,10 +56,7 @@ interface Fixture {
 }
 
 async function startFixture(haproxyBinary: string): Promise<Fixture> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
-  };
+  const { cleanups, run: stop } = cleanupSteps();
   try {
     const dir = await mkdtemp(join(tmpdir(), 'load-balancer-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

@@ -12,7 +12,12 @@ const MAX_FETCH_POLICIES = 10_000;
 export type FetchDecision =
   | { readonly kind: 'private' }
   /** Shared between callers (sent as anonymous, deduplicated across callers), and cached when a store is configured. */
-  | { readonly kind: 'public'; readonly policy: CachePolicy }
+  | {
+      readonly kind: 'public';
+      readonly policy: CachePolicy;
+      /** The versions its cached answer depends on: its types', and the one every answer depends on. */
+      readonly dependsOn: readonly string[];
+    }
   /** Its answer tells the cache what changed. */
   | { readonly kind: 'mutation'; readonly types: readonly string[] | 'all' };
 
@@ -37,7 +42,7 @@ export interface PublicData {
   readonly caching: boolean;
   /** The cache key of a public fetch: the subgraph, the document, the variables and the headers passed on; never who asks. */
   key(subgraph: string, query: string, variables: unknown, forwarded: Readonly<Record<string, string>>): string;
-  lookup(key: string, policy: CachePolicy): Promise<CacheLookup | undefined>;
+  lookup(key: string, decision: Extract<FetchDecision, { kind: 'public' }>): Promise<CacheLookup | undefined>;
   store(key: string, body: string, policy: CachePolicy, miss: CacheMiss): Promise<void>;
   changed(types: readonly string[] | 'all'): Promise<void>;
   close(): Promise<void>;
@@ -77,7 +82,7 @@ export function createPublicData(options: PublicDataOptions): PublicData {
         if (policy === undefined) decision = /^\s*mutation\b/.test(query) ? { kind: 'mutation', types: 'all' } : PRIVATE;
         // A mutation whose answer names no type (`deleteReview: Boolean`) could have changed anything: all goes.
         else if (policy.operation === 'mutation') decision = { kind: 'mutation', types: policy.types.length > 0 ? policy.types : 'all' };
-        else decision = isPublic(policy) ? { kind: 'public', policy } : PRIVATE;
+        else decision = isPublic(policy) ? { kind: 'public', policy, dependsOn: [...policy.types, EVERYTHING] } : PRIVATE;
       } catch {
         decision = PRIVATE;
       }
@@ -96,9 +101,9 @@ export function createPublicData(options: PublicDataOptions): PublicData {
       if (rest.length > MAX_PLAIN_KEY_PART) rest = createHash('sha256').update(rest).digest('base64url');
       return `${options.keyPrefix}:${current?.id ?? 'none'}:${subgraph}:${documentHash}:${rest}`;
     },
-    async lookup(key, policy) {
+    async lookup(key, decision) {
       if (store === undefined) return undefined;
-      const result = await store.lookup(key, [...policy.types, EVERYTHING]);
+      const result = await store.lookup(key, decision.dependsOn);
       options.onLookup?.(result.hit ? 'hit' : 'miss');
       return result;
     },

@@ -168,7 +168,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       case 'public': {
         if (!publicData.caching) return super.process(options);
         const key = publicData.key(this.subgraph, query, options.request.variables, options.context.forwardedHeaders ?? {});
-        const found = await publicData.lookup(key, decision.policy);
+        const found = await publicData.lookup(key, decision);
         if (found?.hit === true) return JSON.parse(found.body) as GatewayGraphQLResponse;
         if (found !== undefined) generations.set(options.request, found.versions.join('.'));
         const response = await super.process(options);

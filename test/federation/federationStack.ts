@@ -10,7 +10,7 @@ import { createGateway } from '../../src/gateway.js';
 import type { GatewayTrust } from '../../subgraphs/shared/gatewayTrust.js';
 import type { OperationCounter } from '../../subgraphs/shared/operationCounter.js';
 import { createSubgraph, type SubgraphOptions } from '../../subgraphs/shared/subgraphServer.js';
-import { devAuthorization, logCollector, postGraphQL, type GraphQLResponse } from '../harness.js';
+import { cleanupSteps, devAuthorization, logCollector, postGraphQL, type GraphQLResponse } from '../harness.js';
 
 /** A subgraph of a test graph: its name (as composition names it), its federation SDL and its resolvers. */
 export type FixtureSubgraph = SubgraphOptions;
@@ -49,10 +49,7 @@ export interface FederationStackOptions {
  * every composition error. Whatever started is stopped by `stop()`, and also when starting fails half way.
  */
 export async function startFederationStack(options: FederationStackOptions): Promise<FederationStack> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
-  };
+  const { cleanups, run: cleanup } = cleanupSteps();
   try {
     const dir = await mkdtemp(join(tmpdir(), 'federation-test-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
